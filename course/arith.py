@@ -141,7 +141,7 @@ class LayerRow:
     output_shape: tuple
     params: int
     macs: int
-    activations: int  # values in the output volume of one image
+    activations: int  # values in the output volume of one image (0 for Flatten/Reshape: a view)
 
     @property
     def activation_bytes(self) -> int:
@@ -225,15 +225,19 @@ def _require_built_model(model):
 def layer_table(model) -> ModelTable:
     """Output shape, parameters, multiply-adds and activation memory of every layer."""
     _require_built_model(model)
+    import keras
+
+    aliasing = (keras.layers.Flatten, keras.layers.Reshape)  # views of their input: no new memory
     rows = []
     for layer in _leaf_layers(model):
         out_shape = _shape_of(layer.output)
-        in_shape = _shape_of(layer.input) if not isinstance(layer.input, list) else _shape_of(layer.input[0])
+        inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+        in_shape = _shape_of(inputs[0]) if inputs else out_shape  # an InputLayer has no input
         rows.append(LayerRow(
             name=layer.name, kind=type(layer).__name__, output_shape=out_shape,
             params=int(layer.count_params()),
             macs=layer_macs(layer, in_shape, out_shape),
-            activations=_numel(out_shape[1:]),
+            activations=0 if isinstance(layer, aliasing) else _numel(out_shape[1:]),
         ))
     return ModelTable(model.name, rows)
 

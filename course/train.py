@@ -1,0 +1,89 @@
+"""Training helper for the notebooks: fit within the profile's budget, show progress, plot.
+
+`fit` compiles a classifier with sensible defaults when the caller has not,
+trains on ``tf.data`` pipelines for the profile's epochs, and stops early when
+the profile's wall-clock budget is spent (so a grading run or a lecture cell
+never overruns). The returned ``History`` also records the seconds taken and
+whether the budget cut training short.
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+
+from course.runtime import Profile, current_profile
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of wall time have passed (checked after every batch)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.started = 0.0
+        self.exhausted = False
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.started > self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
+
+
+def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Adam + sparse categorical cross-entropy + accuracy: the course's default recipe."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"])
+    return model
+
+
+def fit(model: keras.Model, train_ds, val_ds=None, profile: Profile | str | None = None,
+        epochs: int | None = None, learning_rate: float = 1e-3, time_budget_s: float | None = None,
+        callbacks: list | tuple = (), verbose: int | str = "auto") -> keras.callbacks.History:
+    """Train ``model`` on the pipelines within the profile's epochs and time budget.
+
+    The model is compiled with `compile_classifier` unless it was compiled
+    already (so transfer-learning code can pass its own optimizer and loss).
+    """
+    profile = profile if isinstance(profile, Profile) else current_profile(profile)
+    epochs = profile.epochs if epochs is None else epochs
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        compile_classifier(model, learning_rate)
+    budget = TimeBudget(profile.time_budget_s if time_budget_s is None else time_budget_s)
+    started = time.perf_counter()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, shuffle=False,
+                        callbacks=[budget, *callbacks], verbose=verbose)  # the pipeline shuffles
+    history.seconds = time.perf_counter() - started
+    history.budget_exhausted = budget.exhausted
+    if budget.exhausted:
+        print(f"stopped after {history.seconds:.1f} s: the {profile.name} profile's budget of "
+              f"{budget.seconds:.0f} s was spent (use the full profile for longer training)")
+    return history
+
+
+def plot_history(history, title: str | None = None):
+    """Loss and accuracy curves, training and validation, side by side; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    logs = history.history if hasattr(history, "history") else dict(history)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            if prefix + metric in logs:
+                values = logs[prefix + metric]
+                ax.plot(range(1, len(values) + 1), values, style, marker="o",
+                        label="validation" if prefix else "training")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
