@@ -113,17 +113,18 @@ def run_notebook(path: str | os.PathLike, profile: str = "demo", out_dir: str | 
     client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=timeout_s, allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_execute=on_execute, on_cell_executed=on_executed)
-    error = None
-    began = time.perf_counter()
-    with _environment(**{PROFILE_ENV: profile}):
-        try:
-            client.execute()
-        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
-            error = _error_text(exc, nb, current[0] if current else None)
-    seconds = time.perf_counter() - began
     out_dir = Path(out_dir) if out_dir is not None else WORK_FOLDER / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     output_path = out_dir / path.name
+    error = None
+    began = time.perf_counter()
+    # The kernel's own stderr (TensorFlow's start-up chatter, crashes) goes to a log beside the copy.
+    with _environment(**{PROFILE_ENV: profile}), open(output_path.with_suffix(".kernel.log"), "wb") as log:
+        try:
+            client.execute(stdout=log, stderr=log)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+            error = _error_text(exc, nb, current[0] if current else None)
+    seconds = time.perf_counter() - began
     nbformat.write(nb, output_path)
     return NotebookRun(path, profile, seconds, cell_seconds, count_figures(nb), output_path, error)
 

@@ -22,8 +22,9 @@ def number_grid(ax, values: np.ndarray, title: str = "", highlight: tuple[int, i
     for (r, c), v in np.ndenumerate(values):
         if np.isfinite(v):
             pale = faded is not None and faded[r, c]
+            dark_cell = abs(v) > 0.6 * span and not pale
             ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
-                    color="0.6" if pale else "black")
+                    color="0.6" if pale else "white" if dark_cell else "black")
     if highlight is not None:
         r, c, h, w = highlight
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor=color, linewidth=2.5))

@@ -1,0 +1,75 @@
+"""Wrong-but-plausible answers to assignment 01_convolution; the tests must reject every one.
+
+Each mistake is the source solution with one small edit, so the difference between
+a right and a wrong submission is exactly the mistake named in the key. Building
+them from the solution (rather than retyping it) keeps the two in step: if the
+solution changes so that an edit no longer applies, importing this module fails
+and says which mistake to update.
+
+MISTAKES = {"description": {"<solution cell grade_id>": "<full replacement source of that cell>"}}
+"""
+from __future__ import annotations
+
+from course.nbsource import REPO, build
+
+SOURCE = REPO / "assignments" / "01_convolution" / "convolution.py"
+_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+_CELLS = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+          for cell in build(SOURCE).cells if "grade_id" in cell.metadata.get("nbgrader", {})}
+
+
+def _edit(grade_id: str, *replacements: tuple[str, str]) -> dict[str, str]:
+    """The solution cell `grade_id` as a student would submit it, with each (old, new) applied."""
+    source = "\n".join(line for line in _CELLS[grade_id].splitlines() if line.strip() not in _MARKERS)
+    for old, new in replacements:
+        if old not in source:
+            raise ValueError(f"mistake for {grade_id!r} no longer applies: {old!r} is not in the solution")
+        source = source.replace(old, new)
+    return {grade_id: source}
+
+
+MISTAKES = {
+    # zero_pad
+    "padding applied to the channel axis too":
+        _edit("zero_pad", ("(pad, pad), (0, 0))", "(pad, pad), (pad, pad))")),
+    "padding on one side only":
+        _edit("zero_pad", ("((0, 0), (pad, pad), (pad, pad), (0, 0))", "((0, 0), (0, pad), (0, pad), (0, 0))")),
+    # conv_forward_naive
+    "true convolution (kernel flipped)":
+        _edit("conv_forward_naive", ("window * w[:, :, :, k]", "window * w[::-1, ::-1, :, k]")),
+    "bias forgotten":
+        _edit("conv_forward_naive", ("np.sum(window * w[:, :, :, k]) + b[k]", "np.sum(window * w[:, :, :, k])")),
+    "off-by-one output size (no + 1)":
+        _edit("conv_forward_naive", ("// stride + 1", "// stride")),
+    "padding left out of the output size":
+        _edit("conv_forward_naive", ("height + 2 * pad - fh", "height - fh"), ("width + 2 * pad - fw", "width - fw")),
+    "stride ignored when slicing the window":
+        _edit("conv_forward_naive", ("x_pad[n, i * stride:i * stride + fh, j * stride:j * stride + fw, :]",
+                                     "x_pad[n, i:i + fh, j:j + fw, :]")),
+    "input never padded":
+        _edit("conv_forward_naive", ("x_pad = zero_pad(x, pad)", "x_pad = x")),
+    # im2col
+    "im2col columns in (channel, u, v) order":
+        _edit("im2col", ("transpose(0, 1, 2, 4, 5, 3)", "transpose(0, 1, 2, 3, 4, 5)")),
+    "im2col ignores the stride":
+        _edit("im2col", ("windows = windows[:, ::stride, ::stride]", "windows = windows")),
+    # conv_forward_im2col
+    "im2col convolution without bias":
+        _edit("conv_forward_im2col", ("w.reshape(-1, n_filters) + b", "w.reshape(-1, n_filters)")),
+    "filters flattened in (channel, u, v) order":
+        _edit("conv_forward_im2col", ("@ w.reshape(-1, n_filters)", "@ w.transpose(2, 0, 1, 3).reshape(-1, n_filters)")),
+    "im2col convolution with a flipped kernel":
+        _edit("conv_forward_im2col", ("@ w.reshape(-1, n_filters)", "@ w[::-1, ::-1].reshape(-1, n_filters)")),
+    # pool_forward
+    "average instead of max pooling":
+        _edit("pool_forward", ("return windows.max(axis=(-2, -1))", "return windows.mean(axis=(-2, -1))")),
+    "max pooling for mode='avg' too":
+        _edit("pool_forward", ("return windows.mean(axis=(-2, -1))", "return windows.max(axis=(-2, -1))")),
+    "pooling ignores the stride":
+        _edit("pool_forward", ("[:, ::stride, ::stride]", "")),
+    # depthwise_weights
+    "one kernel connects every pair of channels":
+        _edit("depthwise_weights", ("weights[:, :, c, c] = kernel", "weights[:, :, :, c] = kernel[:, :, None]")),
+    "kernel transposed":
+        _edit("depthwise_weights", ("weights[:, :, c, c] = kernel", "weights[:, :, c, c] = kernel.T")),
+}
