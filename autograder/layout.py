@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import shutil
+import sys
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,6 +71,7 @@ class Workspace:
 
     @classmethod
     def create(cls, workdir: str | Path | None = None, db_url: str | None = None) -> "Workspace":
+        _put_environment_on_path()
         workdir = Path(workdir or DEFAULT_WORKDIR).resolve()
         (workdir / "course").mkdir(parents=True, exist_ok=True)
         return cls(workdir, db_url or f"sqlite:///{workdir / 'gradebook.db'}")
@@ -142,7 +146,9 @@ class Workspace:
                 if not path.with_suffix(".ipynb").exists():
                     from course.nbsource import render
 
-                    wanted[str(rel.with_suffix(".ipynb"))] = render(path).encode()
+                    with warnings.catch_warnings():  # nbformat's notice about cell ids that render() adds itself
+                        warnings.simplefilter("ignore")
+                        wanted[str(rel.with_suffix(".ipynb"))] = render(path).encode()
                 continue
             wanted[str(rel)] = path.read_bytes()
         if not any(name.endswith(".ipynb") for name in wanted):
@@ -158,6 +164,13 @@ class Workspace:
     def source_digest(self, assignment_id: str) -> str:
         """Fingerprint of the synced source: a change invalidates earlier grading records."""
         return tree_digest(self.folder("source", assignment_id))
+
+
+def _put_environment_on_path() -> None:
+    """nbgrader runs ``alembic`` by name when it creates a gradebook: find the one beside our Python."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
 def tree_digest(folder: Path) -> str:

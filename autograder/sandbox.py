@@ -224,8 +224,8 @@ def _enter_namespaces(spec: SandboxSpec) -> None:
     for path, fd, read_only in keep:
         os.makedirs(path, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        if read_only:
-            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+        # A bind inherits the read-only flag of "/" (remounted above): set each one's mode explicitly.
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_NOSUID | (MS_RDONLY if read_only else 0))
         os.close(fd)
 
 

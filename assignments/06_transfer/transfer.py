@@ -1,0 +1,562 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Assignment 6 — Transfer learning
+#
+# "You need a lot of data to train a CNN" — unless somebody already trained one on a related problem.
+# This assignment follows the transfer-learning lectures: reuse a pretrained network as a **fixed feature
+# extractor** (freeze it, train a new classifier on top), or **fine-tune** its top layers with a smaller
+# learning rate (the lectures' tip: about 1/10 of the original rate for the top, 1/100 for intermediate
+# layers), and compare both with training from scratch. You will fill the lectures' 2x2 table —
+# *similar vs different data set* x *little vs a lot of data* — with accuracies you measure yourself,
+# and finish with **learning without forgetting**: adding a task without destroying the old one.
+#
+# Pretrained ImageNet weights cannot be downloaded here, so the course ships its own source model,
+# `fashion_source5`: a small CNN trained on Fashion-MNIST classes 0–4 only (T-shirt/top, Trouser,
+# Pullover, Dress, Coat). Our targets:
+#
+# * **similar data set**: Fashion-MNIST classes 5–9 (Sandal, Shirt, Sneaker, Bag, Ankle boot) — the same
+#   kind of images, classes the source never saw;
+# * **different data set**: scikit-learn's handwritten digits (8x8 scans, resized to 28x28);
+# * **little data** = 100 labelled images; **a lot** = several thousand (digits: all 1,297 we train on).
+#
+# | part | points |
+# |---|---|
+# | 1. feature extractor | 4 |
+# | 2. unfreezing the top for fine-tuning | 5 |
+# | 3. the 2x2 table (measured) | — |
+# | 4. learning without forgetting: the two-head model | 3 |
+# | 5. written questions | 7 |
+#
+# **Total: 19 points** (12 autograded, 7 written)
+
+# %%
+from course.runtime import start
+
+profile = start()
+
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from skimage.transform import resize
+
+from course import data, pretrained
+from course.grading import expect_close, expect_equal, expect_shape, expect_true
+
+LEARNING_RATE = 1e-3  # the rate the source model was trained with; fine-tuning uses fractions of it
+
+# %% [markdown]
+# ## The source model and the data
+#
+# `pretrained.load` rebuilds the architecture, checks the weight file's SHA-256 and loads the weights.
+# Every call returns a **new, independent copy** — load a fresh one for each experiment, because
+# fine-tuning changes the weights in place. Look at the layer names: the part up to `features` is what we
+# reuse; `dropout` and `logits` are the old 5-class classifier.
+
+# %%
+source = pretrained.load("fashion_source5")
+source.summary()
+
+# %%
+(x_train_all, y_train_all), (x_test_all, y_test_all) = data.fashion_mnist()
+
+
+def fashion_classes(x, y, classes):
+    """The images of ``classes``, labels renumbered 0..len(classes)-1."""
+    keep = np.isin(y, classes)
+    return x[keep], np.searchsorted(classes, y[keep]).astype(np.int64)
+
+
+def digits_28x28():
+    """scikit-learn's 8x8 digits (0..16) as 28x28 uint8 images like MNIST: a 20x20 digit, 4 pixels margin."""
+    images, labels = data.digits()
+    big = np.stack([resize(im / 16.0, (20, 20), order=1, anti_aliasing=False) for im in images])
+    return np.pad((big * 255).round().astype(np.uint8), ((0, 0), (4, 4), (4, 4))), labels.astype(np.int64)
+
+
+def split(x, y, n_test, seed=0):
+    """A fixed, stratified test set of ``n_test`` images and the rest for training."""
+    order = np.arange(len(y))
+    _, test_idx = data.stratified_subset(order, y, n_test, seed)
+    train_mask = np.ones(len(y), bool)
+    train_mask[test_idx] = False
+    return (x[train_mask], y[train_mask]), (x[test_idx], y[test_idx])
+
+
+N_TEST = 500 if profile.is_grading else None
+x_old_test, y_old_test = fashion_classes(x_test_all, y_test_all, [0, 1, 2, 3, 4])  # the source's own task
+targets = {}
+x_sim_train, y_sim_train = fashion_classes(x_train_all, y_train_all, [5, 6, 7, 8, 9])
+x_sim_test, y_sim_test = fashion_classes(x_test_all, y_test_all, [5, 6, 7, 8, 9])
+if N_TEST:
+    x_sim_test, y_sim_test = data.stratified_subset(x_sim_test, y_sim_test, N_TEST, seed=0)
+    x_old_test, y_old_test = data.stratified_subset(x_old_test, y_old_test, N_TEST, seed=0)
+targets["similar"] = (x_sim_train, y_sim_train, x_sim_test, y_sim_test)
+(x_dig_train, y_dig_train), (x_dig_test, y_dig_test) = split(*digits_28x28(), n_test=500)
+targets["different"] = (x_dig_train, y_dig_train, x_dig_test, y_dig_test)
+for name, (xa, ya, xt, yt) in targets.items():
+    print(f"{name:9s}: {len(np.unique(ya))} classes, {len(ya):,} training images available, {len(yt):,} test images")
+
+fig, axes = plt.subplots(3, 8, figsize=(9, 3.6))
+for row, (title, images) in enumerate([("source: classes 0-4", x_train_all[np.isin(y_train_all, range(5))]),
+                                       ("similar: classes 5-9", x_sim_train), ("different: digits", x_dig_train)]):
+    for col in range(8):
+        axes[row, col].imshow(images[col * 97], cmap="gray")
+        axes[row, col].set_axis_off()
+    axes[row, 0].set_title(title, fontsize=9, loc="left")
+fig.tight_layout()
+
+# %% [markdown]
+# ## 1. Feature extraction: a frozen base and a new head
+#
+# Build a model for a new task with `num_classes` classes:
+#
+# 1. `base = keras.Model(source.input, source.get_layer("features").output, name="base")` — the source up
+#    to its `features` layer, reusing (not copying) its trained layers;
+# 2. freeze it: `base.trainable = False`;
+# 3. a new input `keras.Input((28, 28, 1))`, then `base(inputs, training=False)`, then a new
+#    `keras.layers.Dense(num_classes, name="head")` producing **logits** (no softmax).
+#
+# The names `base` and `head` are part of the contract: the tests and part 2 look them up.
+#
+# **Batch norm and `training=False`, in Keras 3.** The Keras transfer-learning guide calls the base with
+# `training=False` so that its batch-norm layers keep using the statistics of the source data. In Keras 3
+# that recorded argument is *overridden* when `fit` runs the outer functional model with `training=True`
+# (keras-team/keras issue #20285; measured below). What really keeps a batch-norm layer in inference
+# mode in Keras 3 is `trainable = False` on that layer: a frozen `BatchNormalization` always normalises
+# with its moving statistics and never updates them. A frozen base is therefore safe; part 2 must take
+# care when it unfreezes layers.
+
+# %% nbgrader={"grade": false, "grade_id": "feature_extractor", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def build_feature_extractor(source, num_classes):
+    """A new classifier on top of ``source``'s frozen layers up to ``features``: layers named "base" and "head"."""
+    ### BEGIN SOLUTION
+    base = keras.Model(source.input, source.get_layer("features").output, name="base")
+    base.trainable = False
+    inputs = keras.Input((28, 28, 1), name="image")
+    features = base(inputs, training=False)
+    outputs = keras.layers.Dense(num_classes, name="head")(features)
+    return keras.Model(inputs, outputs, name="feature_extractor")
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_feature_extractor", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+def _snapshot(layer):
+    """name -> value of every weight, trainable or not (batch norm's moving statistics included)."""
+    return {w.path: np.array(w) for w in layer.weights}
+
+
+def _changed(before, after):
+    return sorted(k for k in before if not np.allclose(before[k], after[k]))
+
+
+def _compile(model, lr=1e-3):
+    model.compile(optimizer=keras.optimizers.Adam(lr), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+def _check_feature_extractor(num_classes, n, seed):
+    keras.utils.set_random_seed(seed)
+    src = pretrained.load("fashion_source5")
+    reference = pretrained.load("fashion_source5")  # an untouched copy: the oracle for the features
+    x = data.normalise(x_sim_train[seed * 50: seed * 50 + n])
+    y = np.arange(n) % num_classes
+    model = build_feature_extractor(src, num_classes)
+    expect_shape(model.predict(x, verbose=0), (n, num_classes), f"output for {n} images, {num_classes} classes",
+                 hint="a Dense(num_classes) head on the features, no softmax")
+    names = [layer.name for layer in model.layers]
+    expect_true("base" in names and "head" in names, "layers named 'base' and 'head'",
+                f"the model's layers are {names}", hint="keras.Model(..., name='base') and Dense(..., name='head')")
+    base = model.get_layer("base")
+    features = keras.Model(reference.input, reference.get_layer("features").output)
+    expect_close(base.predict(x, verbose=0), features.predict(x, verbose=0),
+                 "the base computes the source's `features` with the pretrained weights", rtol=1e-4, atol=1e-5,
+                 hint="cut the source model at get_layer('features').output; do not rebuild or re-initialise it")
+    trainable = sorted(w.path for w in model.trainable_weights)
+    expect_equal(trainable, sorted(w.path for w in model.get_layer("head").weights),
+                 "only the head's kernel and bias are trainable", hint="base.trainable = False")
+    before = _snapshot(base)
+    head_before = _snapshot(model.get_layer("head"))
+    _compile(model)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    changed = _changed(before, _snapshot(base))
+    expect_true(not changed, "the base is unchanged after fit (weights and batch-norm statistics)",
+                f"these base weights changed: {changed}", hint="freeze the base: base.trainable = False")
+    expect_true(bool(_changed(head_before, _snapshot(model.get_layer("head")))), "the head learns",
+                "the head's weights did not change during fit", hint="the new Dense layer must be trainable")
+    expect_close(model(x, training=True), model(x, training=False),
+                 "same output in training and inference mode (frozen batch norm)", rtol=1e-4, atol=1e-5,
+                 hint="a frozen base runs its batch norm in inference mode; add no dropout to the head")
+
+
+_check_feature_extractor(num_classes=5, n=64, seed=0)
+### BEGIN HIDDEN TESTS
+_check_feature_extractor(num_classes=10, n=40, seed=3)
+_check_feature_extractor(num_classes=2, n=24, seed=5)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Measured: the Keras 3 pitfall. Below, a copy of the base is **unfrozen** and called with
+# `training=False` inside a functional model; one `fit` step later its batch-norm moving means have moved,
+# because `fit` passed `training=True` down through the graph. Only freezing the batch-norm layers
+# themselves prevents it.
+
+# %%
+def bn_drift_after_fit(freeze_batch_norm):
+    src = pretrained.load("fashion_source5")
+    base = keras.Model(src.input, src.get_layer("features").output, name="base")
+    for layer in base.layers:
+        layer.trainable = freeze_batch_norm is False or not isinstance(layer, keras.layers.BatchNormalization)
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(5)(base(inputs, training=False)))
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = np.array(base.get_layer("bn1").moving_mean)
+    model.fit(data.normalise(x_dig_train[:64]), y_dig_train[:64] % 5, epochs=1, verbose=0)
+    return float(np.max(np.abs(np.array(base.get_layer("bn1").moving_mean) - before)))
+
+
+print(f"bn1 moving mean moved by {bn_drift_after_fit(False):.2e} with training=False only, "
+      f"by {bn_drift_after_fit(True):.2e} with the batch-norm layers frozen")
+
+# %% [markdown]
+# ## 2. Fine-tuning: unfreeze the top, lower the learning rate, recompile
+#
+# After the head has been trained on frozen features, we may let the top of the base adapt too. Write
+# `unfreeze_top(model, first_layer, learning_rate)` for a model built by part 1:
+#
+# * make the layers of `base` from `first_layer` (a layer name such as `"conv3"`) to the end trainable, and
+#   keep every layer **before** it frozen;
+# * keep every `BatchNormalization` layer frozen, even in the unfrozen part (inference mode, see above);
+# * **recompile** the model — Keras collects the trainable variables when it builds the training function,
+#   so a change of `trainable` has no effect on `fit` until `compile` is called again — with
+#   `keras.optimizers.Adam(learning_rate)`, `SparseCategoricalCrossentropy(from_logits=True)` and the
+#   `"accuracy"` metric. The caller passes the lower rate (e.g. `LEARNING_RATE / 10`).
+#
+# Hint: setting `base.trainable = True` first unfreezes every layer inside it; then refreeze what must stay.
+
+# %% nbgrader={"grade": false, "grade_id": "unfreeze_top", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def unfreeze_top(model, first_layer, learning_rate):
+    """Unfreeze ``base``'s layers from ``first_layer`` on (batch norm stays frozen) and recompile."""
+    ### BEGIN SOLUTION
+    base = model.get_layer("base")
+    base.trainable = True
+    names = [layer.name for layer in base.layers]
+    start = names.index(first_layer)
+    for i, layer in enumerate(base.layers):
+        layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_unfreeze_top", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def _check_unfreeze(first_layer, lr, seed, n=48):
+    keras.utils.set_random_seed(seed)
+    model = build_feature_extractor(pretrained.load("fashion_source5"), 5)
+    x = data.normalise(x_sim_train[100 + seed * 50: 100 + seed * 50 + n])
+    y = y_sim_train[100 + seed * 50: 100 + seed * 50 + n]
+    _compile(model)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # stage 1: the head (builds the training function)
+    unfreeze_top(model, first_layer, lr)
+    base = model.get_layer("base")
+    names = [layer.name for layer in base.layers]
+    start = names.index(first_layer)
+    should_train = {layer.name for layer in base.layers[start:]
+                    if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)}
+    trains = {layer.name for layer in base.layers if layer.trainable_weights}
+    expect_equal(sorted(trains), sorted(should_train), f"base layers with trainable weights after unfreeze_top(model, {first_layer!r})",
+                 hint="layers before first_layer stay frozen; from first_layer on trainable, except batch norm")
+    expect_true(model.optimizer is not None and np.isclose(float(model.optimizer.learning_rate), lr),
+                "the model was recompiled with the lower learning rate",
+                f"optimizer learning rate is {float(model.optimizer.learning_rate) if model.optimizer else None}, expected {lr}",
+                hint="model.compile(optimizer=keras.optimizers.Adam(learning_rate), ...)")
+    before = _snapshot(base)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # stage 2: fine-tuning
+    after = _snapshot(base)
+    changed = set(_changed(before, after))
+    moved_bn = sorted(k for k in changed if "moving" in k)
+    expect_true(not moved_bn, "batch norm stays in inference mode during fine-tuning",
+                f"batch-norm statistics changed: {moved_bn}", hint="keep the BatchNormalization layers frozen")
+    frozen_changed = sorted(k for k in changed if k.split("/")[0] not in should_train)
+    expect_true(not frozen_changed, "layers below first_layer are unchanged by fine-tuning",
+                f"these changed: {frozen_changed}", hint="freeze every layer before first_layer")
+    unchanged = sorted(name for name in should_train if not any(k.startswith(name + "/") for k in changed))
+    expect_true(not unchanged, "the unfrozen layers learn during the next fit",
+                f"these layers should have changed but did not: {unchanged}",
+                hint="fit keeps the old training function until you call model.compile again after changing trainable")
+
+
+_check_unfreeze("conv3", LEARNING_RATE / 10, seed=0)
+### BEGIN HIDDEN TESTS
+_check_unfreeze("conv2", LEARNING_RATE / 100, seed=1)
+_check_unfreeze("features", 3e-4, seed=2)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. The 2x2 table, measured
+#
+# For each target (similar, different) and each amount of data (little, a lot) we compare, on the same
+# images and the same total number of epochs $2E$:
+#
+# * **scratch**: the source's architecture with random weights, $2E$ epochs at the full learning rate;
+# * **feature extraction**: the frozen base and a new head, $2E$ epochs;
+# * **fine-tune top**: $E$ epochs of feature extraction, then `conv3` and `features` unfrozen for $E$ epochs
+#   at 1/10 of the rate (the lectures' tip for the top layers);
+# * **fine-tune deeper**: the same, but from `conv2` on and at 1/100 of the rate (the tip for
+#   intermediate layers; Keras has one rate per optimizer, so the deeper run takes the cautious one).
+#
+# The grading profile runs a small version (fewer images, epochs and test images); the full profile the
+# real one (about 5 minutes on a laptop CPU).
+
+# %%
+if profile.is_grading:
+    budget = {"little": (100, 10), "a lot": (1000, 2)}  # (training images, E)
+else:
+    budget = {"little": (100, 30), "a lot": (5000, 5)}
+STRATEGIES = ("scratch", "feature extraction", "fine-tune top", "fine-tune deeper")
+
+
+def accuracy(model, x, y):
+    return float(np.mean(np.argmax(model.predict(x, verbose=0, batch_size=256), axis=1) == y))
+
+
+def run_cell(x_train, y_train, x_test, y_test, epochs, seed=0):
+    """Test accuracy of every strategy on one (target, size) cell of the table."""
+    k = len(np.unique(y_train))
+    batch = min(64, len(y_train))
+    fit = dict(batch_size=batch, epochs=epochs, verbose=0)
+    results = {}
+    keras.utils.set_random_seed(seed)
+    scratch = pretrained.fashion_cnn_architecture(k, name="scratch")
+    _compile(scratch, LEARNING_RATE)
+    scratch.fit(x_train, y_train, **dict(fit, epochs=2 * epochs))
+    results["scratch"] = accuracy(scratch, x_test, y_test)
+
+    keras.utils.set_random_seed(seed)
+    stage1 = build_feature_extractor(pretrained.load("fashion_source5"), k)
+    _compile(stage1, LEARNING_RATE)
+    stage1.fit(x_train, y_train, **fit)
+    head = stage1.get_layer("head").get_weights()
+    for strategy, first_layer, lr in (("feature extraction", None, LEARNING_RATE),
+                                      ("fine-tune top", "conv3", LEARNING_RATE / 10),
+                                      ("fine-tune deeper", "conv2", LEARNING_RATE / 100)):
+        model = build_feature_extractor(pretrained.load("fashion_source5"), k)
+        model.get_layer("head").set_weights(head)
+        if first_layer is None:
+            _compile(model, lr)
+        else:
+            unfreeze_top(model, first_layer, lr)
+        keras.utils.set_random_seed(seed)
+        model.fit(x_train, y_train, **fit)
+        results[strategy] = accuracy(model, x_test, y_test)
+    return results
+
+
+table = {}
+started = time.perf_counter()
+for target, (x_pool, y_pool, x_test_t, y_test_t) in targets.items():
+    for size, (n, epochs) in budget.items():
+        n = min(n, len(y_pool))
+        x_n, y_n = data.stratified_subset(x_pool, y_pool, n, seed=0)
+        table[(target, size)] = run_cell(data.normalise(x_n), y_n, data.normalise(x_test_t), y_test_t, epochs)
+        best = max(table[(target, size)], key=table[(target, size)].get)
+        print(f"{target:9s} / {size:6s} ({n:5,} images, 2E={2 * epochs:2d} epochs): "
+              + "  ".join(f"{s} {a:.3f}" for s, a in table[(target, size)].items()) + f"   -> best: {best}")
+print(f"table measured in {time.perf_counter() - started:.0f} s")
+
+# %%
+fig, axes = plt.subplots(2, 2, figsize=(9, 5.5), sharey=True)
+for i, size in enumerate(budget):
+    for j, target in enumerate(targets):
+        ax = axes[i, j]
+        accs = [table[(target, size)][s] for s in STRATEGIES]
+        bars = ax.bar(range(len(STRATEGIES)), accs, color=["tab:gray", "tab:blue", "tab:orange", "tab:red"])
+        for bar, a in zip(bars, accs):
+            ax.text(bar.get_x() + bar.get_width() / 2, a + 0.01, f"{a:.2f}", ha="center", fontsize=8)
+        ax.set_xticks(range(len(STRATEGIES)))
+        ax.set_xticklabels(["scratch", "feat. extr.", "FT top", "FT deeper"], fontsize=8)
+        ax.set_ylim(0, 1.1)
+        ax.set_title(f"{target} data set, {size} data ({budget[size][0]:,} images)", fontsize=9)
+axes[0, 0].set_ylabel("test accuracy")
+axes[1, 0].set_ylabel("test accuracy")
+fig.tight_layout()
+
+# %% [markdown]
+# ## 4. Learning without forgetting
+#
+# Fine-tuning adapts the shared layers to the new task — and the old task's classifier, which sits on
+# those layers, silently degrades. Li and Hoiem's *learning without forgetting* (LwF) keeps both heads and
+# adds a term that asks the **old** head to keep producing, on the *new* images, what the original network
+# produced on them (recorded before training, compared at temperature $T$ as in distillation). It needs no
+# old training data — unlike **joint training**, which trains on old and new data together and is the
+# upper bound when the old data is still available.
+#
+# Write `build_two_head_model(source, num_new_classes)`:
+#
+# * a trunk `keras.Model(source.input, source.get_layer("features").output, name="trunk")`, **trainable**
+#   (LwF adapts the shared layers) except its batch-norm layers, which stay frozen;
+# * a new input, the trunk called on it, then two heads on the features: the source's own `logits` layer
+#   (reuse `source.get_layer("logits")` itself, so the old classifier keeps its trained weights) and a new
+#   `Dense(num_new_classes, name="new_head")`;
+# * return `keras.Model(inputs, {"old": old_logits, "new": new_logits})`.
+
+# %% nbgrader={"grade": false, "grade_id": "two_head_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def build_two_head_model(source, num_new_classes):
+    """A shared, trainable trunk (batch norm frozen) with the source's old head and a new head."""
+    ### BEGIN SOLUTION
+    trunk = keras.Model(source.input, source.get_layer("features").output, name="trunk")
+    for layer in trunk.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    inputs = keras.Input((28, 28, 1), name="image")
+    features = trunk(inputs, training=False)
+    old = source.get_layer("logits")(features)
+    new = keras.layers.Dense(num_new_classes, name="new_head")(features)
+    return keras.Model(inputs, {"old": old, "new": new}, name="two_heads")
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_two_head_model", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _check_two_heads(num_new, seed, n=32):
+    keras.utils.set_random_seed(seed)
+    model = build_two_head_model(pretrained.load("fashion_source5"), num_new)
+    reference = pretrained.load("fashion_source5")
+    x = data.normalise(x_dig_train[seed * 40: seed * 40 + n])
+    out = model.predict(x, verbose=0)
+    expect_true(isinstance(out, dict) and set(out) == {"old", "new"}, "outputs are a dict with keys 'old' and 'new'",
+                f"got {type(out).__name__}" + (f" with keys {sorted(out)}" if isinstance(out, dict) else ""),
+                hint="keras.Model(inputs, {'old': ..., 'new': ...})")
+    expect_shape(out["new"], (n, num_new), "new head output", hint="Dense(num_new_classes) on the features")
+    expect_close(out["old"], reference.predict(x, verbose=0), "the old head reproduces the source model's logits",
+                 rtol=1e-4, atol=1e-4, hint="reuse source.get_layer('logits') on the trunk's features")
+    trunk = next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
+    expect_true(trunk is not None, "a trunk sub-model", "no sub-model found in the two-head model",
+                hint="trunk = keras.Model(source.input, source.get_layer('features').output, name='trunk')")
+    before = _snapshot(trunk)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss={"old": keras.losses.MeanSquaredError(),
+                        "new": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+                  loss_weights={"old": 0.0, "new": 1.0})
+    model.fit(x, {"old": out["old"], "new": y_dig_train[seed * 40: seed * 40 + n] % num_new},
+              batch_size=16, epochs=1, verbose=0)
+    changed = _changed(before, _snapshot(trunk))
+    expect_true(any(k.startswith("conv1/") for k in changed) and any(k.startswith("features/") for k in changed),
+                "the shared trunk learns from the new task", f"trunk weights that changed: {changed}",
+                hint="the trunk must be trainable (except its batch-norm layers)")
+    moved_bn = [k for k in changed if k.startswith("bn")]
+    expect_true(not moved_bn, "the trunk's batch norm stays frozen", f"these changed: {moved_bn}",
+                hint="set trainable = False on the BatchNormalization layers")
+
+
+_check_two_heads(num_new=10, seed=0)
+### BEGIN HIDDEN TESTS
+_check_two_heads(num_new=3, seed=2)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now the comparison. The new task is the similar one (classes 5–9, the "a lot" budget). Old-task
+# accuracy is measured on Fashion-MNIST test images of classes 0–4 with the old head.
+#
+# * **feature extraction**: the trunk is frozen, so the old task cannot change (by construction);
+# * **fine-tuning**: both heads, but the old head's loss has weight 0 — the trunk drifts freely;
+# * **LwF**: the old head's outputs on the new images are recorded first; training adds
+#   $\lambda \cdot T^2\,\mathrm{KL}(\text{recorded}_T \,\|\, \text{old head}_T)$ with $\lambda = 1$, $T = 2$.
+#
+# The trunk is trained at the full rate here, so that forgetting shows within a few epochs.
+
+# %%
+def soft_target_loss(temperature):
+    """T^2 * KL(softmax(recorded / T) || softmax(predicted / T)), a Keras loss on logits."""
+    def loss(recorded_logits, predicted_logits):
+        p = keras.ops.softmax(recorded_logits / temperature, axis=-1)
+        log_p = keras.ops.log_softmax(recorded_logits / temperature, axis=-1)
+        log_q = keras.ops.log_softmax(predicted_logits / temperature, axis=-1)
+        return temperature ** 2 * keras.ops.sum(p * (log_p - log_q), axis=-1)
+    return loss
+
+
+def old_and_new_accuracy(model):
+    out_old = model.predict(data.normalise(x_old_test), verbose=0, batch_size=256)["old"]
+    out_new = model.predict(data.normalise(x_sim_test), verbose=0, batch_size=256)["new"]
+    return float(np.mean(out_old.argmax(1) == y_old_test)), float(np.mean(out_new.argmax(1) == y_sim_test))
+
+
+n_new, e_new = budget["a lot"]
+x_new, y_new = data.stratified_subset(x_sim_train, y_sim_train, n_new, seed=1)
+x_new = data.normalise(x_new)
+forgetting = {}
+for approach, old_weight in (("feature extraction", None), ("fine-tuning", 0.0), ("LwF", 1.0)):
+    keras.utils.set_random_seed(0)
+    model = build_two_head_model(pretrained.load("fashion_source5"), 5)
+    if approach == "feature extraction":
+        model.get_layer("trunk").trainable = False
+    recorded = model.predict(x_new, verbose=0)["old"]  # the old head's answers before any training
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
+                  loss={"old": soft_target_loss(2.0), "new": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+                  loss_weights={"old": old_weight or 0.0, "new": 1.0})
+    model.fit(x_new, {"old": recorded, "new": y_new}, batch_size=64, epochs=2 * e_new, verbose=0)
+    forgetting[approach] = old_and_new_accuracy(model)
+
+source_old = accuracy(pretrained.load("fashion_source5"), data.normalise(x_old_test), y_old_test)
+print(f"old task (classes 0-4) before: {source_old:.3f}")
+for approach, (old_acc, new_acc) in forgetting.items():
+    print(f"{approach:18s}: old task {old_acc:.3f} ({old_acc - source_old:+.3f})   new task {new_acc:.3f}")
+
+# %% [markdown]
+# ## 5. Written questions
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_table", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
+# **Q1 (3 points).** Write your measured 2x2 table (best strategy and its accuracy in each cell, and the
+# scratch baseline) next to the lectures' recommendations ("linear classifier on top layer", "fine-tune a
+# few layers", "fine-tune a larger number of layers", "you're in trouble"). Where does your measurement
+# agree, where not, and why? Why does transfer help most in the *similar, little data* cell?
+#
+# ### BEGIN SOLUTION
+# (Numbers from the run.) Similar/little: feature extraction and fine-tuning are far above scratch (about
+# 0.85 vs 0.7 with 100 images): the source's features already separate footwear, bags and shirts, and
+# with 100 labels only a linear classifier can be fitted without overfitting — the lectures' "linear
+# classifier on top". Similar/a lot: fine-tuning the top is best or equal to feature extraction, and
+# scratch closes most of the gap — "fine-tune a few layers". Different/little (digits, 100 images): every
+# method is weak and the gain from transfer is small, since clothing features describe strokes poorly —
+# "you're in trouble"; features from an earlier layer would be the thing to try. Different/a lot: scratch
+# and deeper fine-tuning come close together; more layers must adapt. Disagreements come from our small
+# budgets and a source network with only three conv layers (its "generic" and "specific" layers are few).
+# ### END SOLUTION
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_finetune", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# **Q2 (2 points).** Why do we fine-tune with a smaller learning rate, and only after the new head has been
+# trained on frozen features? Why must batch norm stay in inference mode, and what happens in Keras if
+# you change `trainable` but do not recompile?
+#
+# ### BEGIN SOLUTION
+# The pretrained weights are already good; large updates would destroy them before the new head is
+# useful. A freshly initialised head produces large, random gradients; training it first on frozen
+# features means that, when the base is unfrozen, the gradients reaching it are small and meaningful, and
+# a small rate (1/10, 1/100) only nudges the features. Batch norm in training mode would normalise with the
+# statistics of small target batches and overwrite the moving statistics learned on the source data, so
+# the features the head was trained on would shift. Without recompiling, Keras keeps the training
+# function (and the optimizer's variable list) built for the old trainable set: the newly unfrozen layers
+# are not updated at all.
+# ### END SOLUTION
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_lwf", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# **Q3 (2 points).** Report the old-task and new-task accuracies of feature extraction, fine-tuning and
+# LwF. Which forgets, which does not, and what does each cost? When would you use joint training instead?
+#
+# ### BEGIN SOLUTION
+# Feature extraction keeps the old task exactly (shared layers frozen) but its new-task accuracy is limited
+# by fixed features. Fine-tuning reaches the best new-task accuracy but the old task drops clearly, because
+# the old head sits on features that moved. LwF keeps the old task close to its original accuracy while
+# reaching nearly the fine-tuning accuracy on the new task; it costs one extra forward pass to record the
+# old outputs and a second loss term, and needs no old data. Joint training (old and new data together)
+# is the best on both tasks but needs the old training data and retrains on all of it — use it when that
+# data is available and training time is affordable.
+# ### END SOLUTION

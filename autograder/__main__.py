@@ -1,0 +1,85 @@
+"""``python -m autograder COMMAND``: the instructor's commands (see autograder/__init__.py)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workdir", type=Path, default=None,
+                        help="where releases, autograded copies, feedback and the default gradebook go "
+                             "(default: work/ in the repo)")
+    common.add_argument("--db", default=None, metavar="URL",
+                        help="gradebook as an SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db "
+                             "(default: SQLite in the work folder)")
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("release", parents=[common], help="generate student versions")
+    p.add_argument("assignment", nargs="?", help="default: every folder of assignments/")
+    p = commands.add_parser("check", parents=[common], help="prove assignments sound (solution full, stub zero)")
+    p.add_argument("assignment", nargs="?", help="default: every folder of assignments/")
+    p.add_argument("--workers", type=int, default=None)
+    p = commands.add_parser("grade", parents=[common], help="autograde every submission, in parallel, isolated")
+    p.add_argument("assignment")
+    p.add_argument("--submissions", type=Path, default=None,
+                   help="folder laid out as <dir>/<student>/<assignment>/*.ipynb (default: the course's submitted/)")
+    p.add_argument("--workers", type=int, default=None, help="submissions graded side by side (default: cores)")
+    p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default 120)")
+    p.add_argument("--submission-timeout", type=int, default=None, help="seconds per submission (default 900)")
+    p.add_argument("--force", action="store_true", help="re-grade submissions already graded and unchanged")
+    p = commands.add_parser("feedback", parents=[common], help="feedback HTML per student")
+    p.add_argument("assignment")
+    p = commands.add_parser("export", parents=[common], help="grades as CSV")
+    p.add_argument("--to", type=Path, default=None, help="file to write (default: stdout)")
+    p = commands.add_parser("demo", parents=[common],
+                            help="release everything, grade the sample submissions, write feedback, print grades")
+    p.add_argument("--workers", type=int, default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from . import api
+    from .layout import LayoutError
+    from .report import print_checks, print_results
+
+    try:
+        if args.command == "release":
+            for aid in api.release(args.assignment, args.workdir, args.db, force=True):
+                print(f"released {aid}")
+        elif args.command == "check":
+            if args.db:
+                print("check uses its own throw-away gradebook; --db is ignored", file=sys.stderr)
+            reports = api.check(args.assignment, args.workdir, args.workers)
+            print_checks(reports)
+            return 0 if reports and all(r.ok for r in reports) else 1
+        elif args.command == "grade":
+            options = {k: v for k, v in (("cell_timeout", args.cell_timeout),
+                                         ("submission_timeout", args.submission_timeout)) if v is not None}
+            results = api.grade_submissions(args.assignment, args.submissions, args.workdir, args.db,
+                                            args.workers, force=args.force, **options)
+            print_results(args.assignment, results)
+            return 1 if any(r.status == "failed" for r in results) else 0
+        elif args.command == "feedback":
+            for student, paths in api.feedback(args.assignment, args.workdir, args.db).items():
+                for path in paths:
+                    print(f"{student}: {path}")
+        elif args.command == "export":
+            text = api.export(args.workdir, args.db)
+            if args.to:
+                args.to.write_text(text)
+            else:
+                sys.stdout.write(text)
+        elif args.command == "demo":
+            results = api.demo(args.workdir, args.workers)
+            return 1 if any(r.status == "failed" for r in results) else 0
+    except (api.AutograderError, LayoutError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

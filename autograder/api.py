@@ -1,0 +1,233 @@
+"""Python API of the autograder (the CLI and the tests call these).
+
+``release(assignment_id=None, workdir=None, db_url=None) -> list[str]``
+    Copy ``assignments/<id>/`` (notebooks and data, not the ``.py`` sources)
+    into nbgrader's source folder and generate the student version with
+    nbgrader; records the assignment in the gradebook. Default: every folder
+    of ``assignments/``.
+
+``grade_submissions(assignment_id, submissions_dir, workdir=None, db_url=None, workers=None, **options)
+-> list[SubmissionResult]``
+    Autograde every ``<submissions_dir>/<student>/<assignment_id>/*.ipynb``,
+    in parallel, each kernel sandboxed; releases the assignment first when
+    its source changed. ``options`` are fields of
+    `autograder.pipeline.GradingOptions` (``cell_timeout``,
+    ``submission_timeout``, ``limits``, ``force``, ``progress``...). Each
+    result has ``student``, ``score``, ``max_score`` (all points, manually
+    graded ones included), ``status`` ("graded", "unchanged": graded before
+    and skipped, or "failed"), ``reason`` (human-readable notes, "" when
+    none) and ``tests`` = {grade_id: (score, max)} for every autograded test
+    cell. Submissions are only read.
+
+``check(assignment_id=None, workdir=None, workers=None, **options) -> list[CheckReport]``
+    Prove an assignment sound, under exactly the grading above, in a
+    throw-away course folder and gradebook: the source solution scores full
+    marks on every test cell and the released stub scores zero on every one.
+
+``feedback(assignment_id, workdir=None, db_url=None) -> dict[str, list[Path]]``
+    nbgrader's feedback HTML per graded student (failed tests show their
+    teaching message).
+
+``export(workdir=None, db_url=None) -> str``
+    CSV, one row per student and assignment: student, assignment, score, max_score.
+
+``demo(workdir=None, workers=None) -> list[SubmissionResult]``
+    The main job's demonstration: release everything, grade the sample
+    submissions (and each real assignment's solution, stub and typical
+    mistakes), write feedback, print the grade table.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from .layout import COURSE_ID, Workspace, assignment_sources, real_assignment_ids
+from .pipeline import GradingOptions, SubmissionResult, grade_folder
+from .report import print_results
+
+
+class AutograderError(RuntimeError):
+    """A command could not do its job; the message says what to do."""
+
+
+def _nbgrader_api(ws: Workspace):
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=ws.nbgrader_config())
+
+
+def _release_one(ws: Workspace, assignment_id: str, force: bool) -> None:
+    ws.write_nbgrader_config_file()
+    ws.sync_source(assignment_id)
+    marker = ws.state_root / assignment_id / "released.json"
+    stamp = {"source": ws.source_digest(assignment_id), "db": ws.db_url}
+    if not force and marker.exists() and json.loads(marker.read_text()) == stamp \
+            and ws.folder("release", assignment_id).is_dir() and _in_gradebook(ws, assignment_id):
+        return
+    outcome = _nbgrader_api(ws).generate_assignment(assignment_id, force=True, create=True)
+    if not outcome["success"]:
+        raise AutograderError(f"nbgrader could not release {assignment_id}:\n{outcome['error']}\n{outcome['log']}")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(stamp))
+
+
+def _in_gradebook(ws: Workspace, assignment_id: str) -> bool:
+    with Gradebook(ws.db_url, COURSE_ID) as gb:
+        try:
+            gb.find_assignment(assignment_id)
+            return True
+        except MissingEntry:
+            return False
+
+
+def release(assignment_id: str | None = None, workdir=None, db_url=None, force: bool = False) -> list[str]:
+    ws = Workspace.create(workdir, db_url)
+    ids = [assignment_id] if assignment_id else real_assignment_ids()
+    for aid in ids:
+        _release_one(ws, aid, force)
+    return ids
+
+
+def grade_submissions(assignment_id: str, submissions_dir, workdir=None, db_url=None, workers: int | None = None,
+                      **options) -> list[SubmissionResult]:
+    ws = Workspace.create(workdir, db_url)
+    _release_one(ws, assignment_id, force=False)
+    submissions_dir = Path(submissions_dir) if submissions_dir else ws.course_root / "submitted"
+    return grade_folder(ws, assignment_id, submissions_dir.resolve(), GradingOptions(workers=workers, **options))
+
+
+@dataclasses.dataclass
+class CheckReport:
+    assignment: str
+    ok: bool
+    problems: list[str]
+    solution: SubmissionResult
+    stub: SubmissionResult
+
+
+def check(assignment_id: str | None = None, workdir=None, workers: int | None = None, **options) -> list[CheckReport]:
+    base = Workspace.create(workdir).workdir / "check"
+    reports = []
+    for aid in ([assignment_id] if assignment_id else real_assignment_ids()):
+        folder = base / aid
+        shutil.rmtree(folder, ignore_errors=True)
+        ws = Workspace.create(folder)  # its own gradebook: a check never touches the course's grades
+        _release_one(ws, aid, force=True)
+        submissions = folder / "submissions"
+        _copy_notebooks(ws.folder("source", aid), submissions / "solution" / aid)
+        _copy_notebooks(ws.folder("release", aid), submissions / "stub" / aid)
+        options.setdefault("progress", False)
+        solution, stub = grade_folder(ws, aid, submissions, GradingOptions(workers=workers, force=True, **options))
+        reports.append(CheckReport(aid, *_judge(solution, stub), solution, stub))
+    return reports
+
+
+def _judge(solution: SubmissionResult, stub: SubmissionResult) -> tuple[bool, list[str]]:
+    problems = []
+    for who in (solution, stub):
+        if who.status == "failed":
+            problems.append(f"the {who.student} could not be graded: {who.reason}")
+    if not solution.tests:
+        problems.append("the assignment has no autograded test cell")
+    for grade_id, (score, top) in solution.tests.items():
+        if score != top:
+            problems.append(f"source solution scores {score:g}/{top:g} on {grade_id} (expected full marks)"
+                            + (f" [{solution.reason}]" if solution.reason else ""))
+    for grade_id, (score, top) in stub.tests.items():
+        if score != 0:
+            problems.append(f"released stub scores {score:g}/{top:g} on {grade_id} (expected zero: "
+                            "a test that passes on an empty answer checks nothing)")
+    return not problems, problems
+
+
+def _copy_notebooks(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.glob("*.ipynb"):
+        shutil.copy(path, target / path.name)
+
+
+def feedback(assignment_id: str, workdir=None, db_url=None) -> dict[str, list[Path]]:
+    ws = Workspace.create(workdir, db_url)
+    api = _nbgrader_api(ws)
+    written: dict[str, list[Path]] = {}
+    graded = ws.course_root / "autograded"
+    for student_dir in sorted(graded.iterdir()) if graded.is_dir() else []:
+        if not (student_dir / assignment_id).is_dir():
+            continue
+        student = student_dir.name
+        outcome = api.generate_feedback(assignment_id, glob.escape(student))
+        if not outcome["success"]:
+            raise AutograderError(f"feedback for {student!r} failed:\n{outcome['error']}\n{outcome['log']}")
+        written[student] = sorted(ws.folder("feedback", assignment_id, student).glob("*.html"))
+    return written
+
+
+def export(workdir=None, db_url=None) -> str:
+    ws = Workspace.create(workdir, db_url)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "assignment", "score", "max_score"])
+    with Gradebook(ws.db_url, COURSE_ID) as gb:
+        for assignment in gb.assignments:
+            for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
+                writer.writerow([submission.student.id, assignment.name,
+                                 f"{submission.score:g}", f"{submission.max_score:g}"])
+    return out.getvalue()
+
+
+def demo(workdir=None, workers: int | None = None) -> list[SubmissionResult]:
+    """Release everything, grade the bundled samples, write feedback, print the tables."""
+    from .samples import SAMPLE_ID, build_sample_submissions, mistake_submissions
+    from .sandbox import probe
+
+    ws = Workspace.create(workdir)
+    submissions = ws.workdir / "demo-submissions"
+    shutil.rmtree(submissions, ignore_errors=True)
+    everything = list(assignment_sources())
+    results = []
+    for aid in everything:
+        _release_one(ws, aid, force=False)
+        if aid == SAMPLE_ID:
+            isolated = probe().namespaces
+            build_sample_submissions(submissions, ws.folder("source", aid), ws.folder("release", aid),
+                                     demo_attack_targets(ws, submissions) if isolated else _harmless_targets())
+        else:
+            _copy_notebooks(ws.folder("source", aid), submissions / "solution" / aid)
+            _copy_notebooks(ws.folder("release", aid), submissions / "blank" / aid)
+            mistake_submissions(aid, ws.folder("source", aid), submissions)
+        graded = grade_submissions(aid, submissions, ws.workdir, ws.db_url, workers)
+        feedback(aid, ws.workdir, ws.db_url)
+        print_results(aid, graded)
+        results += graded
+    print(f"\nfeedback: {ws.course_root / 'feedback'}\ngradebook: {ws.db_url}\n"
+          f"formgrader: cd {ws.course_root} && jupyter lab  (Nbgrader > Formgrader)", file=sys.stdout)
+    return results
+
+
+def demo_attack_targets(ws: Workspace, submissions: Path) -> dict[str, list[str]]:
+    """What the sample vandal and snoop aim at: this run's own gradebook, sources and submissions."""
+    from .layout import ASSIGNMENTS_DIR, SAMPLES_DIR
+
+    gradebook = ws.workdir / "gradebook.db"
+    source = ws.folder("source", "ag_sample") / "numpy_part.ipynb"
+    return {
+        "delete": [str(gradebook), str(submissions / "solution"), str(SAMPLES_DIR), str(ASSIGNMENTS_DIR),
+                   str(ws.folder("source", "ag_sample"))],
+        "write": [str(gradebook), str(submissions / "blank" / "ag_sample" / "numpy_part.ipynb"),
+                  str(source), str(ws.workdir / "PWNED.txt"), "/tmp/autograder-demo-PWNED.txt"],
+        "read": [str(source), str(gradebook), str(SAMPLES_DIR / "ag_sample" / "numpy_part.py")],
+    }
+
+
+def _harmless_targets() -> dict[str, list[str]]:
+    # Without namespaces the kernel runs with our rights: never aim the vandal at real files then.
+    return {"delete": [], "write": [], "read": []}
+

@@ -1,0 +1,234 @@
+"""Execute sanitized notebooks in sandboxed kernels: the grading worker process.
+
+The grader starts one ``python -m autograder.execute JOB.json`` per submission.
+The worker never touches the gradebook: it reads the sanitized notebooks the
+grader prepared, runs each in a fresh kernel launched through
+`autograder.sandbox`, and writes the executed notebooks back for the grader to
+score. It uses nbgrader's own ``Execute`` preprocessor (per-cell timeout,
+interrupt on timeout, errors recorded as outputs) with three additions:
+
+* the kernel is sandboxed and talks over Unix sockets (``ipc`` transport), so
+  it needs no network;
+* a cell's output is capped (100 MB of prints must not exhaust the grader);
+  error outputs are always kept, because they decide the score;
+* when the kernel dies (``os._exit``, a segfault, the memory limit) or stops
+  answering, every test cell that did not finish gets an error output saying
+  why, so that nbgrader's "no error means full marks" rule cannot give
+  points for tests that never ran.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade
+from traitlets import Integer, Unicode
+
+from .sandbox import Limits, SandboxSpec, kill_uid
+
+KERNEL_NAME = "python3"
+
+
+@dataclasses.dataclass
+class NotebookJob:
+    name: str          # e.g. "conv.ipynb"
+    source: str        # sanitized notebook written by the grader
+    target: str        # where the executed notebook goes
+
+
+@dataclasses.dataclass
+class Job:
+    """What one worker does: the notebooks of one submission, in one grading slot."""
+
+    notebooks: list[NotebookJob]
+    data_from: str | None
+    uid: int | None
+    namespaces: bool
+    hide: list[str]
+    expose_read_only: list[str]
+    limits: Limits
+    cell_timeout: int
+    startup_timeout: int
+    max_output_bytes: int
+    status_file: str
+
+    def dump(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Job":
+        raw = json.loads(Path(path).read_text())
+        raw["notebooks"] = [NotebookJob(**n) for n in raw["notebooks"]]
+        raw["limits"] = Limits(**raw["limits"])
+        return cls(**raw)
+
+
+def grading_env(work: str, python_prefix: str) -> dict[str, str]:
+    """The kernel's whole environment: nothing of the grader's leaks in.
+
+    CPU only, seeded hashing, the grading profile, one thread per kernel (so
+    scores never depend on how many submissions run side by side) and quiet
+    TensorFlow (it still prints; scoring does not care, see `autograder.pipeline`).
+    """
+    return {
+        "PATH": f"{python_prefix}/bin:/usr/local/bin:/usr/bin:/bin",
+        "HOME": work,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": work,
+        "MPLCONFIGDIR": os.path.join(work, ".matplotlib"),
+        "MPLBACKEND": "Agg",
+        "COURSE_PROFILE": "grading",
+        "NBGRADER_EXECUTION": "autograde",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERAS_BACKEND": "tensorflow",
+        "OMP_NUM_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",
+    }
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command goes through the sandbox launcher."""
+
+    sandbox_spec_file = Unicode("")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        return [sys.executable, "-m", "autograder.sandbox", self.sandbox_spec_file, "--"] + command
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with a sandboxed kernel, capped output and honest dead-kernel handling."""
+
+    max_output_bytes = Integer(2_000_000)
+
+    def __init__(self, spec: SandboxSpec, spec_file: str, **kwargs):
+        super().__init__(**kwargs)
+        self.spec, self.spec_file = spec, spec_file
+        self._started: set[int] = set()
+        self._finished: set[int] = set()
+        self._output_bytes: dict[int, int] = {}
+
+    def create_kernel_manager(self):
+        self.kernel_name = KERNEL_NAME
+        self.km = SandboxedKernelManager(
+            kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(self.spec.ipc, "kernel"),
+            connection_file=os.path.join(self.spec.ipc, "connection.json"),
+            sandbox_spec_file=self.spec_file)
+        return self.km
+
+    def on_cell_execute(self, cell, cell_index, **kwargs):
+        self._started.add(cell_index)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        self._finished.add(kwargs["cell_index"])
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] in ("stream", "display_data", "update_display_data"):
+            used = self._output_bytes.get(cell_index, 0) + len(str(msg["content"]))
+            self._output_bytes[cell_index] = used
+            if used > self.max_output_bytes:
+                if used - len(str(msg["content"])) <= self.max_output_bytes:
+                    outs.append(new_output("stream", name="stdout", text=(
+                        f"\n[autograder: this cell printed more than {self.max_output_bytes // 1_000_000} MB; "
+                        "the rest of its output was dropped]\n")))
+                return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def mark_unfinished(self, nb, why: str) -> None:
+        """Give every test cell that did not finish an error output, so it cannot score."""
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not is_grade(cell) or index in self._finished:
+                continue
+            if not cell.source.strip():
+                continue
+            detail = f"this cell was running when {why}" if index in self._started else f"not run: {why}"
+            cell.outputs = list(cell.get("outputs", [])) + [new_output(
+                "error", ename="NotGraded", evalue=detail, traceback=[f"NotGraded: {detail}"])]
+
+
+def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str | None:
+    """Run one notebook in a fresh sandboxed kernel; return a problem description or None."""
+    nb = nbformat.read(notebook.source, as_version=4)
+    scratch = tempfile.mkdtemp(prefix="ag-", dir=scratch_root)
+    os.chmod(scratch, 0o755)
+    spec = SandboxSpec(
+        scratch=scratch, data_from=job.data_from, hide=job.hide, expose_read_only=job.expose_read_only,
+        env=grading_env(os.path.join(scratch, "work"), sys.prefix), limits=job.limits, uid=job.uid,
+        namespaces=job.namespaces)
+    os.makedirs(spec.ipc, mode=0o700)
+    os.makedirs(spec.work)
+    spec_file = os.path.join(scratch, "sandbox.json")
+    spec.dump(spec_file)
+    executor = SandboxedExecute(
+        spec, spec_file, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
+        max_output_bytes=job.max_output_bytes, raise_on_iopub_timeout=False, iopub_timeout=10,
+        extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    problem = None
+    try:
+        executor.preprocess(nb, {"metadata": {"path": spec.work}})
+    except DeadKernelError:
+        problem = "the kernel died (a crash, os._exit, or a resource limit)"
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the notebook is still scored
+        problem = f"execution stopped: {type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        if job.uid is not None:
+            kill_uid(job.uid)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if problem:
+        executor.mark_unfinished(nb, problem)
+    nbformat.write(nb, notebook.target)
+    return problem
+
+
+def run(job: Job) -> dict:
+    scratch_root = tempfile.mkdtemp(prefix="autograder-")
+    os.chmod(scratch_root, 0o755)  # the sandbox uid must traverse it to reach its sockets
+    status = {"notebooks": {}}
+    try:
+        for notebook in job.notebooks:
+            started = time.monotonic()
+            problem = execute_notebook(job, notebook, scratch_root)
+            status["notebooks"][notebook.name] = {"problem": problem, "seconds": time.monotonic() - started}
+    finally:
+        shutil.rmtree(scratch_root, ignore_errors=True)
+    Path(job.status_file).write_text(json.dumps(status))
+    return status
+
+
+def start_worker(job_file: Path, log_file: Path) -> subprocess.Popen:
+    """Start a worker in its own session (so the grader can kill its whole process group)."""
+    with open(log_file, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "autograder.execute", str(job_file)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def main(argv: list[str]) -> None:
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the grader
+    run(Job.load(argv[0]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,404 @@
+"""Grade a folder of submissions: nbgrader's autograde, split so it can run in parallel, safely.
+
+nbgrader's ``autograde`` does three things per notebook: sanitize it against the
+gradebook (restore test cells, drop outputs, fix metadata), execute it, and
+save the scores. Here the parent process does the first and last (the only
+ones touching the gradebook, one submission at a time) with nbgrader's own
+preprocessors, and the execution runs in worker processes, several at once,
+each kernel in its own sandbox (`autograder.execute`, `autograder.sandbox`).
+
+One grading rule differs from stock nbgrader, on purpose: text a test cell
+writes to **stderr** does not zero it (TensorFlow logs to stderr on import and
+on its first operation, even with its log level turned down). A test cell
+scores zero when it raises, as before: nbgrader still sees its error output.
+
+Every submission ends with either scores in the gradebook or a readable reason;
+the record written after its scores are committed lets a second run skip
+finished work after a crash (``kill -9``) and re-grade only what changed.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import queue
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                    LimitOutput, NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
+                                    SaveAutoGrades)
+from nbgrader.utils import is_grade
+
+from .execute import Job, NotebookJob, start_worker
+from .layout import COURSE_ID, REPO, Workspace, tree_digest
+from .sandbox import Capabilities, Limits, UidPool, kill_uid, probe
+
+
+@dataclasses.dataclass
+class GradingOptions:
+    workers: int | None = None          # default: number of cores
+    cell_timeout: int = 120             # seconds per cell (nbgrader's default of 30 is too short for training)
+    submission_timeout: int = 900       # seconds for a whole submission, kernel start-ups included
+    startup_timeout: int = 120          # seconds for a kernel to come up (TensorFlow machines are busy)
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    max_output_bytes: int = 2_000_000   # per cell; error outputs are always kept
+    force: bool = False                 # re-grade submissions that are already graded and unchanged
+    progress: bool = True
+
+
+@dataclasses.dataclass
+class SubmissionResult:
+    """How one submission fared. ``tests`` maps each autograded test cell's grade_id to (score, max)."""
+
+    student: str
+    assignment: str
+    status: str                  # "graded", "unchanged" (already graded, skipped) or "failed"
+    score: float | None
+    max_score: float | None
+    reason: str = ""             # what went wrong or was noteworthy, for a human; "" when nothing
+    tests: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class _Prepared:
+    student: str
+    folder: Path
+    digest: str
+    job_dir: Path
+    notebooks: dict[str, Path]   # expected notebook name -> sanitized copy to execute
+    missing: dict[str, str]      # expected notebook name -> why it cannot be graded
+    notes: list[str]
+
+
+class StderrIsNotAFailure(NbGraderPreprocessor):
+    """Relabel stderr text of autograded test cells as stdout, so only a raised error zeroes them."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and is_grade(cell):
+            for output in cell.get("outputs", []):
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.name = "stdout"
+        return cell, resources
+
+
+def discover(submissions_dir: Path, assignment_id: str) -> list[tuple[str, Path]]:
+    """(student id, folder) for every ``<dir>/<student>/<assignment>/`` folder."""
+    if not submissions_dir.is_dir():
+        raise FileNotFoundError(
+            f"submissions folder {submissions_dir} does not exist: collect submissions into "
+            f"<dir>/<student>/{assignment_id}/*.ipynb, or pass --submissions DIR")
+    found = []
+    for student_dir in sorted(submissions_dir.iterdir()):
+        folder = student_dir / assignment_id
+        if student_dir.is_dir() and not student_dir.name.startswith(".") and folder.is_dir():
+            found.append((student_dir.name, folder))
+    return found
+
+
+class Grader:
+    """One grading run of one assignment."""
+
+    def __init__(self, workspace: Workspace, assignment_id: str, options: GradingOptions):
+        self.ws, self.aid, self.options = workspace, assignment_id, options
+        self.config = workspace.nbgrader_config()
+        self.source_dir = workspace.folder("source", assignment_id)
+        self.source_digest = tree_digest(self.source_dir)
+        with Gradebook(workspace.db_url, COURSE_ID) as gb:
+            try:
+                assignment = gb.find_assignment(assignment_id)
+            except MissingEntry:
+                raise RuntimeError(f"assignment {assignment_id!r} is not in the gradebook: run "
+                                   f"`python -m autograder release {assignment_id}` first") from None
+            self.expected = [f"{nb.name}.ipynb" for nb in assignment.notebooks]
+        self.jobs_root = workspace.workdir / "jobs" / assignment_id
+        self.state_dir = workspace.state_root / assignment_id
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def grade(self, submissions: list[tuple[str, Path]]) -> list[SubmissionResult]:
+        workers = max(1, self.options.workers or os.cpu_count() or 1)
+        capabilities = probe()
+        if capabilities.warning:
+            print(f"[autograder] WARNING: {capabilities.warning}", file=sys.stderr)
+        results: dict[str, SubmissionResult] = {}
+        todo = []
+        for student, folder in submissions:
+            started = time.monotonic()
+            try:
+                done = self._already_graded(student, folder)
+                if done:
+                    results[student] = done
+                else:
+                    todo.append(self._prepare(student, folder))
+            except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
+                results[student] = SubmissionResult(student, self.aid, "failed", None, None,
+                                                    f"could not prepare: {type(exc).__name__}: {exc}",
+                                                    seconds=time.monotonic() - started)
+        self.jobs_root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.jobs_root, 0o700)
+        progress = _progress(len(todo), f"grading {self.aid}", self.options.progress)
+        with UidPool(workers if capabilities.separate_uid else 0) as pool, \
+                concurrent.futures.ThreadPoolExecutor(workers) as executor:
+            slots: queue.Queue = queue.Queue()
+            for slot in pool.uids or [None] * workers:
+                slots.put(slot)
+            futures = {executor.submit(self._execute, prepared, slots, capabilities): prepared for prepared in todo}
+            for future in concurrent.futures.as_completed(futures):
+                prepared = futures[future]
+                started = time.monotonic()
+                try:
+                    statuses, elapsed = future.result()
+                    results[prepared.student] = self._record(prepared, statuses, elapsed)
+                except Exception as exc:  # noqa: BLE001
+                    results[prepared.student] = SubmissionResult(
+                        prepared.student, self.aid, "failed", None, None,
+                        f"could not record: {type(exc).__name__}: {exc}", seconds=time.monotonic() - started)
+                finally:
+                    shutil.rmtree(prepared.job_dir, ignore_errors=True)
+                progress.update(1)
+        progress.close()
+        return [results[student] for student, _ in submissions]
+
+    # -- step 1: sanitize (parent, reads the gradebook) --------------------------------------------
+
+    def _resources(self, student: str, notebook: str) -> dict:
+        return {"nbgrader": {"db_url": self.ws.db_url, "assignment": self.aid, "student": student,
+                             "notebook": Path(notebook).stem}}
+
+    def _prepare(self, student: str, folder: Path) -> _Prepared:
+        prepared = _Prepared(student, folder, tree_digest(folder), Path(tempfile.mkdtemp(
+            prefix="job-", dir=_ensure_dir(self.jobs_root))), {}, {}, [])
+        submitted = {p.name: p for p in folder.glob("*.ipynb")}
+        unknown = sorted(set(submitted) - set(self.expected))
+        absent = [name for name in self.expected if name not in submitted]
+        if len(unknown) == 1 and len(absent) == 1:  # a renamed notebook ("conv (1).ipynb"): grade it
+            prepared.notes.append(f"graded {unknown[0]!r} as {absent[0]!r} (wrong notebook name)")
+            submitted[absent[0]] = submitted.pop(unknown[0])
+            unknown, absent = [], []
+        if unknown:
+            prepared.notes.append(f"ignored unknown notebooks: {', '.join(unknown)}")
+        if not submitted or not set(submitted) & set(self.expected):
+            prepared.notes.append("no notebook submitted" if not any(folder.iterdir()) else
+                                  f"none of the expected notebooks ({', '.join(self.expected)}) was found")
+        for name in self.expected:
+            if name not in submitted:
+                prepared.missing[name] = "not submitted"
+                continue
+            try:
+                nb = nbformat.read(submitted[name], as_version=4)
+            except Exception as exc:  # noqa: BLE001 - truncated, not JSON, not a notebook...
+                prepared.missing[name] = f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+                continue
+            self._note_duplicates(nb, name, prepared.notes)
+            resources = self._resources(student, name)
+            for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+                nb, resources = pp(config=self.config).preprocess(nb, resources)
+            target = prepared.job_dir / "in" / name
+            target.parent.mkdir(exist_ok=True)
+            nbformat.write(nb, target)
+            prepared.notebooks[name] = target
+        for name, why in prepared.missing.items():
+            prepared.notes.append(f"{name} {why}: scored zero")
+        return prepared
+
+    @staticmethod
+    def _note_duplicates(nb, name: str, notes: list[str]) -> None:
+        seen: dict[str, int] = {}
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                seen[grade_id] = seen.get(grade_id, 0) + 1
+        copies = sorted(g for g, count in seen.items() if count > 1)
+        if copies:
+            notes.append(f"{name}: cells copied with the same grade_id ({', '.join(copies)}); the last copy was graded")
+
+    # -- step 2: execute (worker process, sandboxed kernel) ---------------------------------------
+
+    def _execute(self, prepared: _Prepared, slots: queue.Queue, caps: Capabilities) -> tuple[dict, float]:
+        started = time.monotonic()
+        if not prepared.notebooks:
+            return {}, 0.0
+        uid = slots.get()
+        try:
+            job = Job(
+                notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name))
+                           for name, path in prepared.notebooks.items()],
+                data_from=str(self.source_dir), uid=uid, namespaces=caps.namespaces,
+                hide=self._hidden_paths(prepared.folder), expose_read_only=_runtime_paths(),
+                limits=self.options.limits, cell_timeout=self.options.cell_timeout,
+                startup_timeout=self.options.startup_timeout, max_output_bytes=self.options.max_output_bytes,
+                status_file=str(prepared.job_dir / "status.json"))
+            (prepared.job_dir / "out").mkdir()
+            job.dump(prepared.job_dir / "job.json")
+            worker = start_worker(prepared.job_dir / "job.json", prepared.job_dir / "worker.log")
+            try:
+                worker.wait(timeout=self.options.submission_timeout)
+            except Exception:  # noqa: BLE001 - TimeoutExpired, or the grader is being interrupted
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+            status_file = prepared.job_dir / "status.json"
+            if status_file.exists():
+                statuses = json.loads(status_file.read_text())["notebooks"]
+            else:
+                why = (f"grading took longer than {self.options.submission_timeout} s and was stopped"
+                       if worker.returncode == -signal.SIGKILL else
+                       f"the grading worker failed (exit code {worker.returncode}): "
+                       + _tail(prepared.job_dir / "worker.log"))
+                statuses = {name: {"problem": why, "lost": True} for name in prepared.notebooks}
+            return statuses, time.monotonic() - started
+        finally:
+            if uid is not None:
+                kill_uid(uid)
+            slots.put(uid)
+
+    def _hidden_paths(self, submission: Path) -> list[str]:
+        """What a kernel must not see: sources, gradebook, everyone's submissions, the grader's home."""
+        candidates = [REPO, self.ws.workdir, self.source_dir, submission.parent.parent, Path.home(),
+                      Path("/root"), Path("/home")]
+        if self.ws.db_url.startswith("sqlite:///"):
+            candidates.append(Path(self.ws.db_url[len("sqlite:///"):]).parent)
+        return sorted({str(p.resolve()) for p in candidates if p.exists()}, key=len)
+
+    # -- step 3: record (parent, the only writer of the gradebook) -------------------------------
+
+    def _record(self, prepared: _Prepared, statuses: dict, elapsed: float) -> SubmissionResult:
+        student = prepared.student
+        notes = list(prepared.notes)
+        target = self.ws.folder("autograded", self.aid, student)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(self.source_dir, target, ignore=shutil.ignore_patterns("*.ipynb"))
+        timestamp_file = prepared.folder / "timestamp.txt"
+        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            gb.update_or_create_student(student)
+            timestamp = timestamp_file.read_text().strip() if timestamp_file.is_file() else None
+            gb.update_or_create_submission(self.aid, student, **({"timestamp": timestamp} if timestamp else {}))
+        for name in self.expected:
+            status = statuses.get(name, {})
+            executed = prepared.job_dir / "out" / name
+            if name in prepared.missing or status.get("lost") or not executed.exists():
+                if status.get("problem"):
+                    notes.append(f"{name}: {status['problem']}")
+                self._zero(student, name)
+                continue
+            if status.get("problem"):
+                notes.append(f"{name}: {status['problem']}")
+            nb = nbformat.read(executed, as_version=4)
+            notes += _timeouts(nb, name)
+            resources = self._resources(student, name)
+            for pp in (StderrIsNotAFailure, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata):
+                nb, resources = pp(config=self.config).preprocess(nb, resources)
+            nbformat.write(nb, target / name)
+        if timestamp_file.is_file():
+            shutil.copy(timestamp_file, target / "timestamp.txt")
+        result = self._read_back(student, "graded", "; ".join(notes), elapsed)
+        self._save_state(prepared, result)
+        return result
+
+    def _zero(self, student: str, notebook: str) -> None:
+        """nbgrader's rule for a notebook that was not submitted: every grade is zero."""
+        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            submission = gb.find_submission_notebook(Path(notebook).stem, self.aid, student)
+            for grade in submission.grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+            gb.db.commit()
+
+    def _read_back(self, student: str, status: str, reason: str, seconds: float) -> SubmissionResult:
+        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            submission = gb.find_submission(self.aid, student)
+            tests = {}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell_type == "code":
+                        tests[grade.name] = (float(grade.auto_score or 0.0), float(grade.max_score))
+            return SubmissionResult(student, self.aid, status, float(submission.score),
+                                    float(submission.max_score), reason, tests, seconds)
+
+    # -- resume after a crash ------------------------------------------------------------------------
+
+    def _state_file(self, student: str) -> Path:
+        return self.state_dir / (urllib.parse.quote(student, safe="") + ".json")
+
+    def _save_state(self, prepared: _Prepared, result: SubmissionResult) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        record = {"submission": prepared.digest, "source": self.source_digest, "db": self.ws.db_url,
+                  "reason": result.reason}
+        partial = self._state_file(prepared.student).with_suffix(".tmp")
+        partial.write_text(json.dumps(record))
+        partial.replace(self._state_file(prepared.student))  # atomic: a record is whole or absent
+
+    def _already_graded(self, student: str, folder: Path) -> SubmissionResult | None:
+        state = self._state_file(student)
+        if self.options.force or not state.exists():
+            return None
+        record = json.loads(state.read_text())
+        if (record.get("submission"), record.get("source"), record.get("db")) != (
+                tree_digest(folder), self.source_digest, self.ws.db_url):
+            return None
+        try:
+            return self._read_back(student, "unchanged", record.get("reason", ""), 0.0)
+        except MissingEntry:
+            return None
+
+
+def _ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _runtime_paths() -> list[str]:
+    """What a kernel needs to see: the Python installation, the virtual environment, ``course``."""
+    import course
+
+    paths = {sys.prefix, os.path.realpath(sys.base_prefix), str(Path(course.__file__).resolve().parent)}
+    return sorted(paths, key=len)
+
+
+def _timeouts(nb, name: str) -> list[str]:
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
+                found.append(f"{name}: cell {index} timed out")
+    return found
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, label: str, enabled: bool):
+    if not enabled or total == 0:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="submission", file=sys.stderr, dynamic_ncols=True)
+
+
+def grade_folder(workspace: Workspace, assignment_id: str, submissions_dir: Path,
+                 options: GradingOptions) -> list[SubmissionResult]:
+    grader = Grader(workspace, assignment_id, options)
+    return grader.grade(discover(submissions_dir, assignment_id))
+

@@ -1,0 +1,42 @@
+"""Closing tables: scores, and the submissions that need a human's attention."""
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+def _table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line, file=out)
+    print("-" * len(line), file=out)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=out)
+
+
+def print_results(assignment_id: str, results, out: TextIO = sys.stdout) -> None:
+    """One row per submission, then the failures and notes in full."""
+    print(f"\n== {assignment_id}: {len(results)} submissions ==", file=out)
+    rows = []
+    for r in results:
+        score = "-" if r.score is None else f"{r.score:g} / {r.max_score:g}"
+        rows.append([r.student, score, r.status, f"{r.seconds:.1f}s"])
+    _table(["student", "score", "status", "time"], rows, out)
+    noted = [r for r in results if r.reason]
+    if noted:
+        print("\nfailures and notes:", file=out)
+        for r in noted:
+            print(f"  {r.student}: {r.reason}", file=out)
+
+
+def print_checks(reports, out: TextIO = sys.stdout) -> None:
+    rows = []
+    for rep in reports:
+        def score(result):
+            return "-" if result.score is None else f"{sum(s for s, _ in result.tests.values()):g} / " \
+                                                    f"{sum(m for _, m in result.tests.values()):g}"
+        rows.append([rep.assignment, score(rep.solution), score(rep.stub), "ok" if rep.ok else "FAILED"])
+    _table(["assignment", "solution (tests)", "stub (tests)", "check"], rows, out)
+    for rep in reports:
+        for problem in rep.problems:
+            print(f"  {rep.assignment}: {problem}", file=out)

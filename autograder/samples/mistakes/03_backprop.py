@@ -1,0 +1,81 @@
+"""Wrong-but-plausible answers to assignment 03_backprop; the tests must reject every one.
+
+Each mistake is the source solution with one small edit, so the difference between
+a right and a wrong submission is exactly the mistake named in the key. Building
+them from the solution (rather than retyping it) keeps the two in step: if the
+solution changes so that an edit no longer applies, importing this module fails
+and says which mistake to update.
+
+MISTAKES = {"description": {"<solution cell grade_id>": "<full replacement source of that cell>"}}
+"""
+from __future__ import annotations
+
+from course.nbsource import REPO, build
+
+SOURCE = REPO / "assignments" / "03_backprop" / "backprop.py"
+_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+_CELLS = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+          for cell in build(SOURCE).cells if "grade_id" in cell.metadata.get("nbgrader", {})}
+
+
+def _edit(grade_id: str, *replacements: tuple[str, str]) -> dict[str, str]:
+    """The solution cell `grade_id` as a student would submit it, with each (old, new) applied."""
+    source = "\n".join(line for line in _CELLS[grade_id].splitlines() if line.strip() not in _MARKERS)
+    for old, new in replacements:
+        if old not in source:
+            raise ValueError(f"mistake for {grade_id!r} no longer applies: {old!r} is not in the solution")
+        source = source.replace(old, new)
+    return {grade_id: source}
+
+
+_DW = "dw[u, v] = np.tensordot(x_pad[:, rows, cols, :], dout, axes=([0, 1, 2], [0, 1, 2]))"
+_DX = "dx_pad[:, rows, cols, :] += dout @ w[u, v].T"
+_ROUTE = "np.put_along_axis(routed, winner, dout[:, i, j, None, :], axis=1)"
+
+MISTAKES = {
+    # conv_backward: db
+    "db averaged instead of summed":
+        _edit("conv_backward", ("db = dout.sum(axis=(0, 1, 2))", "db = dout.mean(axis=(0, 1, 2))")),
+    "db summed over the batch only":
+        _edit("conv_backward", ("db = dout.sum(axis=(0, 1, 2))", "db = dout.sum(axis=0)")),
+    # conv_backward: dW
+    "dW missing the sum over the batch (first image only)":
+        _edit("conv_backward", (_DW, "dw[u, v] = np.tensordot(x_pad[0, rows, cols, :], dout[0], axes=([0, 1], [0, 1]))")),
+    "dW averaged over the batch":
+        _edit("conv_backward", (_DW, _DW + " / len(x)")),
+    "dW flipped (true convolution of input and upstream gradient)":
+        _edit("conv_backward", (_DW, _DW.replace("dw[u, v]", "dw[fh - 1 - u, fw - 1 - v]"))),
+    # conv_backward: dX
+    "dX without flipping the kernel":
+        _edit("conv_backward", (_DX, "dx_pad[:, rows, cols, :] += dout @ w[fh - 1 - u, fw - 1 - v].T")),
+    "dX keeps the padding":
+        _edit("conv_backward", ("dx = dx_pad[:, pad:pad + height, pad:pad + width, :]", "dx = dx_pad")),
+    "dX cropped on the wrong side":
+        _edit("conv_backward", ("dx = dx_pad[:, pad:pad + height, pad:pad + width, :]", "dx = dx_pad[:, :height, :width, :]")),
+    "dX written with = instead of += (overlapping windows overwrite each other)":
+        _edit("conv_backward", (_DX, _DX.replace("+=", "="))),
+    # conv_backward: stride
+    "stride ignored in the backward pass":
+        _edit("conv_backward", ("slice(u, u + stride * out_h, stride)", "slice(u, u + out_h)"),
+              ("slice(v, v + stride * out_w, stride)", "slice(v, v + out_w)")),
+    # max_pool_backward
+    "gradient sent to every element of the pooling window":
+        _edit("max_pool_backward", (_ROUTE, "routed[:] = dout[:, i, j, None, :]")),
+    "gradient averaged over the pooling window":
+        _edit("max_pool_backward", (_ROUTE, "routed[:] = dout[:, i, j, None, :] / (size * size)")),
+    "gradient routed to the minimum":
+        _edit("max_pool_backward", ("window.argmax(axis=1)", "window.argmin(axis=1)")),
+    "overlapping windows overwrite instead of accumulate":
+        _edit("max_pool_backward", ("dx[:, rows, cols, :] += routed", "dx[:, rows, cols, :] = routed")),
+    # block_backward
+    "residual block without the identity path (1 + F'(a) becomes F'(a))":
+        _edit("block_backward", ("return da + dz if residual else da", "return da")),
+    "identity path added to plain blocks too":
+        _edit("block_backward", ("return da + dz if residual else da", "return da + dz")),
+    "ReLU derivative left out":
+        _edit("block_backward", ("(dz @ w2.T) * (hidden > 0)", "(dz @ w2.T)")),
+    "ReLU output used as its derivative":
+        _edit("block_backward", ("* (hidden > 0)", "* np.maximum(hidden, 0)")),
+    "weights not transposed on the way back":
+        _edit("block_backward", ("dz @ w2.T", "dz @ w2"), ("d_hidden @ w1.T", "d_hidden @ w1")),
+}

@@ -1,0 +1,79 @@
+"""DenseNet (Huang, Liu, van der Maaten & Weinberger 2017): Table 1 for ImageNet and the
+DenseNet-BC of the CIFAR experiments.
+
+Inside a dense block every layer receives the maps of all the layers before
+it (concatenated, not added) and contributes ``growth_rate`` new ones;
+transition layers between blocks compress the maps and halve the grid.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from course.models._registry import register
+from course.models.blocks import classifier, conv_bn_relu, dense_block, image_input, transition
+
+# Table 1: dense layers per block (each a 1x1 then a 3x3 convolution), growth rate 32.
+IMAGENET_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
+IMAGENET_MIN_SIZE = 29  # 29 -> conv 15 -> pool 8 -> transitions 4, 2, 1
+CIFAR_MIN_SIZE = 4      # two transitions
+
+
+def _check_blocks(blocks) -> tuple[int, ...]:
+    blocks = tuple(blocks)
+    if not blocks or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in blocks):
+        raise ValueError(f"blocks must list a positive number of layers per dense block, "
+                         f"e.g. {IMAGENET_BLOCKS[121]}; got {blocks!r}")
+    return blocks
+
+
+def _dense_stages(x, blocks, growth_rate, compression, bottleneck):
+    """Dense blocks conv2, conv3... with transitions pool2, pool3... between them."""
+    for i, num_layers in enumerate(blocks):
+        x = dense_block(x, num_layers, growth_rate, name=f"conv{i + 2}", bottleneck=bottleneck)
+        if i < len(blocks) - 1:
+            x = transition(x, compression, name=f"pool{i + 2}")
+    x = layers.BatchNormalization(epsilon=1.001e-5, name="bn")(x)
+    x = layers.Activation("relu", name="relu")(x)
+    return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+
+
+def densenet(blocks=(6, 12, 24, 16), input_shape=(224, 224, 3), num_classes: int = 1000, *,
+             growth_rate: int = 32, compression: float = 0.5, bottleneck: bool = True,
+             classifier_activation: str | None = "softmax", name: str = "densenet") -> keras.Model:
+    """ImageNet DenseNet-BC: a 7x7/2 convolution and a max pool, then the dense blocks."""
+    blocks = _check_blocks(blocks)
+    inputs, x = image_input(input_shape, min_size=IMAGENET_MIN_SIZE, model=name)
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = conv_bn_relu(x, 2 * growth_rate, 7, 2, name="conv1", padding="valid")
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = _dense_stages(x, blocks, growth_rate, compression, bottleneck)
+    return keras.Model(inputs, classifier(x, num_classes, classifier_activation), name=name)
+
+
+def densenet_cifar(depth: int = 100, input_shape=(32, 32, 3), num_classes: int = 10, *,
+                   growth_rate: int = 12, compression: float = 0.5, bottleneck: bool = True,
+                   classifier_activation: str | None = "softmax", name: str = "densenet_cifar") -> keras.Model:
+    """The CIFAR DenseNet(-BC) of section 4: a 3x3 convolution, then three dense blocks.
+
+    With bottlenecks each dense layer has two convolutions, so depth = 6n + 4
+    (n layers per block); without, depth = 3n + 4.
+    """
+    per_layer = 2 if bottleneck else 1
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1 or (depth - 4) % (3 * per_layer) \
+            or depth <= 4:
+        raise ValueError(f"depth must be {3 * per_layer}n + 4 for whole n >= 1 "
+                         f"({'with' if bottleneck else 'without'} bottlenecks), e.g. 40 or 100; got {depth!r}")
+    inputs, x = image_input(input_shape, min_size=CIFAR_MIN_SIZE, model=name)
+    first = 2 * growth_rate if bottleneck else 16
+    x = layers.Conv2D(first, 3, padding="same", use_bias=False, name="conv1_conv")(x)
+    x = _dense_stages(x, [(depth - 4) // (3 * per_layer)] * 3, growth_rate, compression, bottleneck)
+    return keras.Model(inputs, classifier(x, num_classes, classifier_activation), name=name)
+
+
+for _depth, _blocks in IMAGENET_BLOCKS.items():
+    register(f"densenet{_depth}", densenet, blocks=_blocks)
+register("densenet_bc100", densenet_cifar, depth=100, growth_rate=12)
+register("densenet", densenet)          # any block layout: build("densenet", blocks=(6, 12, 36, 24), growth_rate=48)
+register("densenet_cifar", densenet_cifar)

@@ -1,0 +1,195 @@
+"""Residual networks and their relatives, each from its paper's stage table.
+
+* ResNet-18/34/50/101/152 for ImageNet and their plain twins (He et al. 2016, Table 1);
+* the CIFAR-10 ResNets of depth 6n+2 and their plain twins (section 4.2);
+* the pre-activation ResNet (He et al., "Identity mappings in deep residual networks", 2016);
+* ResNeXt (Xie et al. 2017), wide ResNets (Zagoruyko & Komodakis 2016);
+* stochastic depth (Huang et al. 2016) as an option of every residual builder.
+
+Layer names follow keras.applications: ``conv3_block2_1_conv`` is the first
+convolution of the second block of stage conv3_x.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable
+
+import keras
+from keras import layers
+
+from course.models._registry import register
+from course.models.blocks import (basic_block, bottleneck_block, classifier, conv_bn_relu, drop_path_rates,
+                                  image_input, preact_block, wide_block)
+
+# Table 1: block type and blocks per stage conv2_x .. conv5_x (64, 128, 256, 512 filters).
+IMAGENET_STAGES = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+IMAGENET_FILTERS = (64, 128, 256, 512)
+IMAGENET_MIN_SIZE = 32  # five stride-2 steps
+CIFAR_FILTERS = (16, 32, 64)
+CIFAR_MIN_SIZE = 4      # two stride-2 steps
+
+
+def _check_depth(depth, allowed: str, valid: Callable[[int], bool], examples) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1 or not valid(depth):
+        raise ValueError(f"depth must be {allowed}, e.g. {', '.join(map(str, examples))}; got {depth!r}")
+    return int(depth)
+
+
+def _imagenet_stages(depth) -> tuple[str, tuple[int, ...]]:
+    depth = _check_depth(depth, "one of the paper's ImageNet depths", IMAGENET_STAGES.__contains__,
+                         IMAGENET_STAGES)
+    return IMAGENET_STAGES[depth]
+
+
+def _imagenet_stem(x, use_bias: bool = False):
+    """7x7/2 convolution and 3x3/2 max pool: 224 -> 112 -> 56."""
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = conv_bn_relu(x, 64, 7, 2, name="conv1", padding="valid", use_bias=use_bias)
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+def _stages(x, blocks_per_stage, block: Callable, first_stage: int, stochastic_depth: float):
+    """Stack the stages; the first block of every stage but the first one halves the grid."""
+    rates = iter(drop_path_rates(sum(blocks_per_stage), stochastic_depth))
+    for s, num_blocks in enumerate(blocks_per_stage):
+        for b in range(1, num_blocks + 1):
+            stride = 2 if s > 0 and b == 1 else 1
+            x = block(x, s, stride, name=f"conv{first_stage + s}_block{b}", drop_rate=next(rates))
+    return x
+
+
+def _head(x, num_classes, classifier_activation, pre_activation: bool = False):
+    if pre_activation:  # the last block ends with an addition: normalise and rectify once more
+        x = layers.BatchNormalization(epsilon=1.001e-5, name="post_bn")(x)
+        x = layers.Activation("relu", name="post_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return classifier(x, num_classes, classifier_activation)
+
+
+def resnet(depth: int = 50, input_shape=(224, 224, 3), num_classes: int = 1000, *, shortcut: str = "B",
+           residual: bool = True, conv_bias: bool = False, stochastic_depth: float = 0.0,
+           classifier_activation: str | None = "softmax", name: str = "resnet") -> keras.Model:
+    """ImageNet ResNet of Table 1; ``residual=False`` builds the plain twin.
+
+    ``conv_bias=True`` adds the (redundant, batch norm removes them) convolution
+    biases of keras.applications' ResNet50/101/152, whose parameter counts it
+    then equals. ``stochastic_depth`` is the drop rate of the last block.
+    """
+    kind, blocks_per_stage = _imagenet_stages(depth)
+    inputs, x = image_input(input_shape, min_size=IMAGENET_MIN_SIZE, model=name)
+    x = _imagenet_stem(x, conv_bias)
+    block_fn = basic_block if kind == "basic" else bottleneck_block
+
+    def block(x, stage, stride, **kwargs):
+        return block_fn(x, IMAGENET_FILTERS[stage], stride, shortcut_option=shortcut, residual=residual,
+                        use_bias=conv_bias, **kwargs)
+
+    x = _stages(x, blocks_per_stage, block, 2, stochastic_depth)
+    return keras.Model(inputs, _head(x, num_classes, classifier_activation), name=name)
+
+
+def preact_resnet(depth: int = 18, input_shape=(224, 224, 3), num_classes: int = 1000, *,
+                  shortcut: str = "B", stochastic_depth: float = 0.0,
+                  classifier_activation: str | None = "softmax", name: str = "preact_resnet") -> keras.Model:
+    """ImageNet ResNet-18/34 with pre-activation blocks (BN and ReLU before each convolution)."""
+    kind, blocks_per_stage = _imagenet_stages(depth)
+    if kind != "basic":
+        raise ValueError(f"preact_resnet builds the basic-block depths 18 and 34, got {depth}")
+    inputs, x = image_input(input_shape, min_size=IMAGENET_MIN_SIZE, model=name)
+    x = _imagenet_stem(x)
+
+    def block(x, stage, stride, **kwargs):
+        return preact_block(x, IMAGENET_FILTERS[stage], stride, shortcut_option=shortcut, **kwargs)
+
+    x = _stages(x, blocks_per_stage, block, 2, stochastic_depth)
+    return keras.Model(inputs, _head(x, num_classes, classifier_activation, pre_activation=True), name=name)
+
+
+def resnext(depth: int = 50, input_shape=(224, 224, 3), num_classes: int = 1000, *, cardinality: int = 32,
+            width: int = 128, stochastic_depth: float = 0.0, classifier_activation: str | None = "softmax",
+            name: str = "resnext") -> keras.Model:
+    """ResNeXt (Table 1 of Xie et al.): ResNet's bottleneck stages with a grouped 3x3 convolution.
+
+    ``width`` is the bottleneck width of conv2_x (doubling each stage) split
+    into ``cardinality`` groups: 32x4d means 32 groups of 4 channels, width 128.
+    """
+    kind, blocks_per_stage = _imagenet_stages(depth)
+    if kind != "bottleneck":
+        raise ValueError(f"ResNeXt uses bottleneck blocks: depth must be 50, 101 or 152, got {depth}")
+    for value, what in ((cardinality, "cardinality"), (width, "width")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{what} must be a positive whole number, got {value!r}")
+    if width % cardinality:
+        raise ValueError(f"cardinality {cardinality} does not divide the bottleneck width {width}; "
+                         f"choose a divisor of {width} such as {[c for c in (1, 2, 4, 8, 16, 32, 64) if width % c == 0]}")
+    inputs, x = image_input(input_shape, min_size=IMAGENET_MIN_SIZE, model=name)
+    x = _imagenet_stem(x)
+
+    def block(x, stage, stride, **kwargs):
+        return bottleneck_block(x, IMAGENET_FILTERS[stage], stride, width=width * 2 ** stage,
+                                groups=cardinality, stride_in_3x3=True, **kwargs)
+
+    x = _stages(x, blocks_per_stage, block, 2, stochastic_depth)
+    return keras.Model(inputs, _head(x, num_classes, classifier_activation), name=name)
+
+
+def resnet_cifar(depth: int = 20, input_shape=(32, 32, 3), num_classes: int = 10, *, shortcut: str = "A",
+                 residual: bool = True, stochastic_depth: float = 0.0,
+                 classifier_activation: str | None = "softmax", name: str = "resnet_cifar") -> keras.Model:
+    """The CIFAR-10 ResNet of section 4.2: a 3x3 conv, then 3 stages of n basic blocks with
+    16, 32, 64 filters on 32, 16, 8 pixel grids: 6n + 2 layers. Shortcuts use option A,
+    so the residual net has exactly the parameters of its plain twin (``residual=False``)."""
+    depth = _check_depth(depth, "6n + 2 for whole n >= 1", lambda d: d >= 8 and (d - 2) % 6 == 0,
+                         (20, 32, 44, 56, 110))
+    inputs, x = image_input(input_shape, min_size=CIFAR_MIN_SIZE, model=name)
+    x = conv_bn_relu(x, 16, 3, name="conv1")
+
+    def block(x, stage, stride, **kwargs):
+        return basic_block(x, CIFAR_FILTERS[stage], stride, shortcut_option=shortcut, residual=residual,
+                           **kwargs)
+
+    x = _stages(x, [(depth - 2) // 6] * 3, block, 2, stochastic_depth)
+    return keras.Model(inputs, _head(x, num_classes, classifier_activation), name=name)
+
+
+def wide_resnet(depth: int = 28, width: int = 10, input_shape=(32, 32, 3), num_classes: int = 10, *,
+                dropout: float = 0.0, stochastic_depth: float = 0.0,
+                classifier_activation: str | None = "softmax", name: str = "wide_resnet") -> keras.Model:
+    """WRN-depth-width (Zagoruyko & Komodakis, Table 1): 3 stages of (depth - 4) / 6 wide blocks
+    with 16k, 32k, 64k filters. The paper's best CIFAR results use ``dropout=0.3``."""
+    depth = _check_depth(depth, "6n + 4 for whole n >= 1", lambda d: d >= 10 and (d - 4) % 6 == 0,
+                         (16, 22, 28, 40))
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width (the widening factor k) must be a positive whole number, got {width!r}")
+    inputs, x = image_input(input_shape, min_size=CIFAR_MIN_SIZE, model=name)
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False, name="conv1_conv")(x)
+
+    def block(x, stage, stride, **kwargs):
+        return wide_block(x, CIFAR_FILTERS[stage] * width, stride, dropout=dropout, **kwargs)
+
+    x = _stages(x, [(depth - 4) // 6] * 3, block, 2, stochastic_depth)
+    return keras.Model(inputs, _head(x, num_classes, classifier_activation, pre_activation=True), name=name)
+
+
+for _depth in (18, 34, 50, 101, 152):
+    register(f"resnet{_depth}", resnet, depth=_depth)
+register("plain18", resnet, depth=18, residual=False)
+register("plain34", resnet, depth=34, residual=False)
+for _depth in (20, 56, 110):
+    register(f"resnet{_depth}", resnet_cifar, depth=_depth)
+register("plain20", resnet_cifar, depth=20, residual=False)
+register("plain56", resnet_cifar, depth=56, residual=False)
+register("preact_resnet18", preact_resnet, depth=18)
+register("resnext50_32x4d", resnext, depth=50, cardinality=32, width=128)
+register("wide_resnet28_10", wide_resnet, depth=28, width=10)
+register("resnet", resnet)              # any ImageNet depth: build("resnet", depth=34, shortcut="A")
+register("resnet_cifar", resnet_cifar)  # any 6n+2 depth: build("resnet_cifar", depth=32)
+register("resnext", resnext)
+register("wide_resnet", wide_resnet)    # any WRN-d-k: build("wide_resnet", depth=16, width=8)
