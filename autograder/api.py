@@ -213,14 +213,16 @@ def demo(workdir=None, workers: int | None = None) -> list[SubmissionResult]:
 
 
 def demo_attack_targets(ws: Workspace, submissions: Path) -> dict[str, list[str]]:
-    """What the sample vandal and snoop aim at: this run's own gradebook, sources and submissions."""
-    from .layout import ASSIGNMENTS_DIR, SAMPLES_DIR
+    """What the sample vandal and snoop aim at: this run's gradebook, sources and submissions.
+
+    Deletes and writes aim only at files of this work folder, never at the repo.
+    """
+    from .layout import SAMPLES_DIR
 
     gradebook = ws.workdir / "gradebook.db"
     source = ws.folder("source", "ag_sample") / "numpy_part.ipynb"
     return {
-        "delete": [str(gradebook), str(submissions / "solution"), str(SAMPLES_DIR), str(ASSIGNMENTS_DIR),
-                   str(ws.folder("source", "ag_sample"))],
+        "delete": [str(gradebook), str(submissions / "solution"), str(ws.folder("source", "ag_sample"))],
         "write": [str(gradebook), str(submissions / "blank" / "ag_sample" / "numpy_part.ipynb"),
                   str(source), str(ws.workdir / "PWNED.txt"), "/tmp/autograder-demo-PWNED.txt"],
         "read": [str(source), str(gradebook), str(SAMPLES_DIR / "ag_sample" / "numpy_part.py")],

@@ -1,8 +1,8 @@
 """Execute sanitized notebooks in sandboxed kernels: the grading worker process.
 
-The grader starts one ``python -m autograder.execute JOB.json`` per submission.
-The worker never touches the gradebook: it reads the sanitized notebooks the
-grader prepared, runs each in a fresh kernel launched through
+The grader keeps one ``python -m autograder.execute --serve`` worker per
+grading slot and hands it one submission at a time (`Worker`). The worker
+never touches the gradebook: it reads the sanitized notebooks the grader prepared, runs each in a fresh kernel launched through
 `autograder.sandbox`, and writes the executed notebooks back for the grader to
 score. It uses nbgrader's own ``Execute`` preprocessor (per-cell timeout,
 interrupt on timeout, errors recorded as outputs) with three additions:
@@ -18,9 +18,12 @@ interrupt on timeout, errors recorded as outputs) with three additions:
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import os
+import select
+import signal
 import shutil
 import subprocess
 import sys
@@ -214,21 +217,66 @@ def run(job: Job) -> dict:
     return status
 
 
-def start_worker(job_file: Path, log_file: Path) -> subprocess.Popen:
-    """Start a worker in its own session (so the grader can kill its whole process group)."""
-    with open(log_file, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "autograder.execute", str(job_file)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+class Worker:
+    """A long-lived worker process for one grading slot: imports once, grades job after job.
+
+    Jobs are sent as paths on its stdin; it answers one line per finished job.
+    A job that overruns its deadline gets the whole worker (and, through the
+    slot uid, its kernel) killed; the next job starts a fresh worker.
+    """
+
+    def __init__(self, log_file: Path):
+        self.log_file = log_file
+        self.process: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        with open(self.log_file, "ab") as log:
+            return subprocess.Popen([sys.executable, "-m", "autograder.execute", "--serve"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                    start_new_session=True)
+
+    def run(self, job_file: Path, timeout: float) -> str:
+        """"done", "timeout" or "crashed"."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = self._start()
+        self.process.stdin.write(f"{job_file}\n".encode())
+        self.process.stdin.flush()
+        ready = select.select([self.process.stdout], [], [], timeout)[0]
+        answer = self.process.stdout.readline() if ready else b""
+        if answer.strip() == b"done":
+            return "done"
+        outcome = "timeout" if not ready else "crashed"
+        self.stop(kill=True)
+        return outcome
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        else:
+            self.process.stdin.close()
+        self.process.wait()
+        self.process = None
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            return " | ".join(self.log_file.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
 
-def main(argv: list[str]) -> None:
-    import ctypes
-    import signal
-
+def serve() -> None:
+    """The worker's loop: one job path per line on stdin, "done" on stdout after each."""
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the grader
-    run(Job.load(argv[0]))
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # kernels inherit stdout: keep their chatter out of the answers, in the log
+    for line in sys.stdin:
+        run(Job.load(line.strip()))
+        answers.write("done\n")
+        answers.flush()
+    os._exit(0)  # skip interpreter teardown (ZMQ contexts can linger)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    serve()

@@ -24,10 +24,10 @@ import json
 import os
 import queue
 import shutil
-import signal
 import sys
 import tempfile
 import time
+import traceback
 import urllib.parse
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     SaveAutoGrades)
 from nbgrader.utils import is_grade
 
-from .execute import Job, NotebookJob, start_worker
+from .execute import Job, NotebookJob, Worker
 from .layout import COURSE_ID, REPO, Workspace, tree_digest
 from .sandbox import Capabilities, Limits, UidPool, kill_uid, probe
 
@@ -80,14 +80,21 @@ class _Prepared:
     notes: list[str]
 
 
+STDERR_MARK = "[stderr] "
+
+
 class StderrIsNotAFailure(NbGraderPreprocessor):
-    """Relabel stderr text of autograded test cells as stdout, so only a raised error zeroes them."""
+    """Relabel stderr text of autograded test cells as stdout, so only a raised error zeroes them.
+
+    The text stays visible in the feedback, marked ``[stderr]``.
+    """
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and is_grade(cell):
             for output in cell.get("outputs", []):
                 if output.output_type == "stream" and output.name == "stderr":
                     output.name = "stdout"
+                    output.text = STDERR_MARK + output.text
         return cell, resources
 
 
@@ -150,8 +157,9 @@ class Grader:
         with UidPool(workers if capabilities.separate_uid else 0) as pool, \
                 concurrent.futures.ThreadPoolExecutor(workers) as executor:
             slots: queue.Queue = queue.Queue()
-            for slot in pool.uids or [None] * workers:
-                slots.put(slot)
+            handles = [Worker(self.jobs_root / f"worker-{i}.log") for i in range(workers)]
+            for uid, worker in zip(pool.uids or [None] * workers, handles):
+                slots.put((uid, worker))
             futures = {executor.submit(self._execute, prepared, slots, capabilities): prepared for prepared in todo}
             for future in concurrent.futures.as_completed(futures):
                 prepared = futures[future]
@@ -160,12 +168,15 @@ class Grader:
                     statuses, elapsed = future.result()
                     results[prepared.student] = self._record(prepared, statuses, elapsed)
                 except Exception as exc:  # noqa: BLE001
+                    traceback.print_exc()  # a bug of ours, not the student's: show where
                     results[prepared.student] = SubmissionResult(
                         prepared.student, self.aid, "failed", None, None,
                         f"could not record: {type(exc).__name__}: {exc}", seconds=time.monotonic() - started)
                 finally:
                     shutil.rmtree(prepared.job_dir, ignore_errors=True)
                 progress.update(1)
+            for worker in handles:
+                worker.stop()
         progress.close()
         return [results[student] for student, _ in submissions]
 
@@ -228,7 +239,7 @@ class Grader:
         started = time.monotonic()
         if not prepared.notebooks:
             return {}, 0.0
-        uid = slots.get()
+        uid, worker = slots.get()
         try:
             job = Job(
                 notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name))
@@ -240,26 +251,19 @@ class Grader:
                 status_file=str(prepared.job_dir / "status.json"))
             (prepared.job_dir / "out").mkdir()
             job.dump(prepared.job_dir / "job.json")
-            worker = start_worker(prepared.job_dir / "job.json", prepared.job_dir / "worker.log")
-            try:
-                worker.wait(timeout=self.options.submission_timeout)
-            except Exception:  # noqa: BLE001 - TimeoutExpired, or the grader is being interrupted
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+            outcome = worker.run(prepared.job_dir / "job.json", self.options.submission_timeout)
             status_file = prepared.job_dir / "status.json"
-            if status_file.exists():
+            if outcome == "done" and status_file.exists():
                 statuses = json.loads(status_file.read_text())["notebooks"]
             else:
                 why = (f"grading took longer than {self.options.submission_timeout} s and was stopped"
-                       if worker.returncode == -signal.SIGKILL else
-                       f"the grading worker failed (exit code {worker.returncode}): "
-                       + _tail(prepared.job_dir / "worker.log"))
+                       if outcome == "timeout" else f"the grading worker failed: {worker.log_tail()}")
                 statuses = {name: {"problem": why, "lost": True} for name in prepared.notebooks}
             return statuses, time.monotonic() - started
         finally:
             if uid is not None:
                 kill_uid(uid)
-            slots.put(uid)
+            slots.put((uid, worker))
 
     def _hidden_paths(self, submission: Path) -> list[str]:
         """What a kernel must not see: sources, gradebook, everyone's submissions, the grader's home."""
@@ -359,9 +363,9 @@ def _ensure_dir(path: Path) -> Path:
 
 def _runtime_paths() -> list[str]:
     """What a kernel needs to see: the Python installation, the virtual environment, ``course``."""
-    import course
+    import course.runtime  # `course` may be a namespace package: locate it through a module
 
-    paths = {sys.prefix, os.path.realpath(sys.base_prefix), str(Path(course.__file__).resolve().parent)}
+    paths = {sys.prefix, os.path.realpath(sys.base_prefix), str(Path(course.runtime.__file__).resolve().parent)}
     return sorted(paths, key=len)
 
 
@@ -372,13 +376,6 @@ def _timeouts(nb, name: str) -> list[str]:
             if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
                 found.append(f"{name}: cell {index} timed out")
     return found
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 class _NoProgress:

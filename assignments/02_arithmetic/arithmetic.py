@@ -39,8 +39,8 @@
 #
 # **Total: 20 points** (16 autograded, 4 written)
 #
-# Write your code between the `### BEGIN SOLUTION` / `### END SOLUTION` lines (in your copy:
-# where it says `YOUR CODE HERE`), then run the test cell below it. A failing test says what
+# Write your code where it says `YOUR CODE HERE` (replace the `raise NotImplementedError()` line),
+# then run the test cell below it. A failing test says what
 # was expected, what your function returned, and gives a hint. Some tests are hidden and run
 # only when your work is graded: they try other sizes, strides and paddings, so write general code.
 
@@ -177,8 +177,8 @@ except ValueError as error:
 # %% nbgrader={"grade": true, "grade_id": "test_output_size_formula", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # The lecture's worked examples, computed by hand: (N - F + 2P) / S + 1.
 formula_hint = "(N - F + 2P) / S + 1, with the padding P added on both sides"
-for (n, f, stride, padding), expected in {(7, 3, 1, 0): 5, (7, 3, 2, 0): 3, (7, 3, 1, 1): 7,
-                                           (32, 5, 1, 2): 32, (227, 11, 4, 0): 55}.items():
+for (n, f, stride, padding), expected in {(7, 3, 1, 0): 5, (7, 3, 2, 0): 3, (227, 11, 4, 0): 55,
+                                           (32, 5, 1, 2): 32, (7, 3, 1, 1): 7}.items():
     check_output_size(n, f, stride, padding, expected, formula_hint)
 print("\u2714 the lecture's examples (5, 3, 7, 32 and AlexNet's 55)")
 

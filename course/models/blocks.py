@@ -210,19 +210,21 @@ def drop_path_rates(num_blocks: int, final_rate: float) -> list[float]:
     return [final_rate * l / num_blocks for l in range(1, num_blocks + 1)]
 
 
-def shortcut(x, filters: int, stride: int = 1, option: str = "B", *, name: str, use_bias: bool = False):
+def shortcut(x, filters: int, stride: int = 1, option: str = "B", *, name: str, use_bias: bool = False,
+             normalize: bool = True):
     """The identity path of a residual block, adapted when the shape changes.
 
     Options of He et al. 2016 (section 4.1): A zero-pads the extra channels
     (no parameters), B projects with a 1x1 convolution only when the shape
-    changes, C always projects.
+    changes, C always projects. A projection is batch-normalised unless
+    ``normalize=False`` (pre-activation blocks, where its input already is).
     """
     if option not in SHORTCUT_OPTIONS:
         raise ValueError(f"shortcut must be one of {SHORTCUT_OPTIONS} (He et al. 2016), got {option!r}")
     changes = stride != 1 or x.shape[-1] != filters
     if option == "C" or (option == "B" and changes):
         x = layers.Conv2D(filters, 1, strides=stride, use_bias=use_bias, name=f"{name}_0_conv")(x)
-        return layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_0_bn")(x)
+        return layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_0_bn")(x) if normalize else x
     if changes:
         return ZeroPadShortcut(filters, stride, name=f"{name}_0_pad")(x)
     return x
@@ -291,7 +293,7 @@ def preact_block(x, filters: int, stride: int = 1, *, name: str, shortcut_option
     pre = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_preact_bn")(x)
     pre = layers.Activation("relu", name=f"{name}_preact_relu")(pre)
     projects = shortcut_option == "C" or (shortcut_option == "B" and (stride != 1 or x.shape[-1] != filters))
-    identity = shortcut(pre if projects else x, filters, stride, shortcut_option, name=name)
+    identity = shortcut(pre if projects else x, filters, stride, shortcut_option, name=name, normalize=False)
     y = conv_bn_relu(pre, filters, 3, stride, name=f"{name}_1")
     if dropout:
         y = layers.Dropout(dropout, name=f"{name}_dropout")(y)
