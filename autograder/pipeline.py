@@ -29,6 +29,7 @@ import tempfile
 import time
 import traceback
 import urllib.parse
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -37,6 +38,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     LimitOutput, NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
                                     SaveAutoGrades)
 from nbgrader.utils import is_grade
+from sqlalchemy.exc import SAWarning
 
 from .execute import Job, NotebookJob, Worker
 from .layout import COURSE_ID, REPO, Workspace, tree_digest
@@ -96,6 +98,36 @@ class StderrIsNotAFailure(NbGraderPreprocessor):
                     output.name = "stdout"
                     output.text = STDERR_MARK + output.text
         return cell, resources
+
+
+class ForgetEmptyMetadata(NbGraderPreprocessor):
+    """Drop the empty ``nbgrader`` metadata DeduplicateIds leaves on a copied cell.
+
+    Without this, the later preprocessors look up its missing grade_id and the
+    whole notebook fails with a misleading error (an open nbgrader issue).
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("metadata", {}).get("nbgrader", None) == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+def _renamed(unknown: list[str], absent: list[str]) -> dict[str, str]:
+    """Submitted notebook -> expected name, for notebooks saved under another name.
+
+    "conv (1).ipynb" or "conv-Copy1.ipynb" is taken for a missing "conv.ipynb"
+    when exactly one missing name fits; a lone unknown notebook is taken for a
+    lone missing one.
+    """
+    if len(unknown) == 1 and len(absent) == 1:
+        return {unknown[0]: absent[0]}
+    found = {}
+    for name in unknown:
+        fits = [a for a in absent if Path(name).stem.lower().startswith(Path(a).stem.lower())]
+        if len(fits) == 1 and fits[0] not in found.values():
+            found[name] = fits[0]
+    return found
 
 
 def discover(submissions_dir: Path, assignment_id: str) -> list[tuple[str, Path]]:
@@ -190,12 +222,11 @@ class Grader:
         prepared = _Prepared(student, folder, tree_digest(folder), Path(tempfile.mkdtemp(
             prefix="job-", dir=_ensure_dir(self.jobs_root))), {}, {}, [])
         submitted = {p.name: p for p in folder.glob("*.ipynb")}
+        for wrong, right in _renamed(sorted(set(submitted) - set(self.expected)),
+                                     [name for name in self.expected if name not in submitted]).items():
+            prepared.notes.append(f"graded {wrong!r} as {right!r} (wrong notebook name)")
+            submitted[right] = submitted.pop(wrong)
         unknown = sorted(set(submitted) - set(self.expected))
-        absent = [name for name in self.expected if name not in submitted]
-        if len(unknown) == 1 and len(absent) == 1:  # a renamed notebook ("conv (1).ipynb"): grade it
-            prepared.notes.append(f"graded {unknown[0]!r} as {absent[0]!r} (wrong notebook name)")
-            submitted[absent[0]] = submitted.pop(unknown[0])
-            unknown, absent = [], []
         if unknown:
             prepared.notes.append(f"ignored unknown notebooks: {', '.join(unknown)}")
         if not submitted or not set(submitted) & set(self.expected):
@@ -212,7 +243,8 @@ class Grader:
                 continue
             self._note_duplicates(nb, name, prepared.notes)
             resources = self._resources(student, name)
-            for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+            for pp in (ClearOutput, DeduplicateIds, ForgetEmptyMetadata, OverwriteKernelspec, OverwriteCells,
+                       CheckCellMetadata):
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
             target = prepared.job_dir / "in" / name
             target.parent.mkdir(exist_ok=True)
@@ -286,7 +318,9 @@ class Grader:
         with Gradebook(self.ws.db_url, COURSE_ID) as gb:
             gb.update_or_create_student(student)
             timestamp = timestamp_file.read_text().strip() if timestamp_file.is_file() else None
-            gb.update_or_create_submission(self.aid, student, **({"timestamp": timestamp} if timestamp else {}))
+            with warnings.catch_warnings():  # nbgrader's own SQLAlchemy notice while it builds the rows
+                warnings.simplefilter("ignore", SAWarning)
+                gb.update_or_create_submission(self.aid, student, **({"timestamp": timestamp} if timestamp else {}))
         for name in self.expected:
             status = statuses.get(name, {})
             executed = prepared.job_dir / "out" / name

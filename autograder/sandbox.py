@@ -19,7 +19,7 @@ the grader is root (the usual case in a grading container):
 4. remounts ``/`` read-only and gives ``/tmp``, ``/var/tmp``, ``/dev/shm``
    small private tmpfs mounts, so the working copy is the only place that
    outlives a write;
-5. sets resource limits (address space, processes, CPU seconds, file size,
+5. sets resource limits (memory, processes, CPU seconds, file size,
    open files, no core dumps) and drops to a dedicated unprivileged uid per
    grading slot, so a stray process can be found and killed by its uid;
 6. replaces itself with the kernel (same pid, so interrupts and shutdown work).
@@ -56,7 +56,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 class Limits:
     """Per-kernel limits. Generous enough for the grading profile's TensorFlow work."""
 
-    memory_mb: int = 4096          # address space of each process (RLIMIT_AS)
+    memory_mb: int = 4096          # heap and anonymous memory of each process (RLIMIT_DATA)
     processes: int = 512           # tasks of the slot uid, threads included (TensorFlow starts many)
     cpu_seconds: int = 900         # CPU time of each process
     file_mb: int = 256             # largest file a process may write
@@ -240,8 +240,10 @@ def _copy_data_files(spec: SandboxSpec) -> None:
 
 
 def _set_limits(limits: Limits) -> None:
+    # RLIMIT_DATA rather than RLIMIT_AS: it counts what a memory bomb allocates, not the large
+    # address-space reservations TensorFlow's shared libraries and threads make without using them.
     mb = 1024 * 1024
-    for which, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
+    for which, value in ((resource.RLIMIT_DATA, limits.memory_mb * mb),
                          (resource.RLIMIT_NPROC, limits.processes),
                          (resource.RLIMIT_CPU, limits.cpu_seconds),
                          (resource.RLIMIT_FSIZE, limits.file_mb * mb),

@@ -19,7 +19,7 @@ Scores are the model's outputs *before* the softmax, as on the slides: a
 softmax score can rise just because other classes fall.
 
 Gradient models are built from functional inputs/outputs
-(``keras.Model(model.inputs, layer.output)``), never from a Sequential model:
+(``keras.Model(model.input, layer.output)``), never from a Sequential model:
 Keras 3 has no ``.input`` on a Sequential model that was never called, which is
 why the keras-io Grad-CAM example fails on Sequential models. Assignment 08
 asks students to write these functions themselves; its tests do not use this
@@ -65,7 +65,7 @@ def layer_model(model: keras.Model, layer_names: str | Sequence[str]) -> keras.M
         if name not in known:
             raise ValueError(f"the model has no layer {name!r}; its layers are {known}")
     outputs = [model.get_layer(name).output for name in names]
-    return keras.Model(model.inputs, outputs[0] if isinstance(layer_names, str) else outputs)
+    return keras.Model(model.input, outputs[0] if isinstance(layer_names, str) else outputs)
 
 
 def _copy_of(layer, **config_changes):
@@ -249,7 +249,7 @@ def grad_cam(model: keras.Model, image, class_index: int, layer_name: str) -> np
     """
     class_index = _check_class(model, class_index)
     batch = _image_batch(image, model)
-    probe = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+    probe = keras.Model(model.input, [model.get_layer(layer_name).output, model.output])
     with tf.GradientTape() as tape:
         activations, scores = probe(batch, training=False)
         score = scores[:, class_index]
@@ -310,7 +310,7 @@ def class_model(model: keras.Model, class_index: int, steps: int = 200, learning
 
 def penultimate_features(model: keras.Model, images, batch_size: int = 256) -> np.ndarray:
     """The input of the last layer (the 'code' of each image, fc7 on the slides): (N, D)."""
-    features = keras.Model(model.inputs, model.layers[-1].input)
+    features = keras.Model(model.input, model.layers[-1].input)
     batch = _image_batch(images, model)
     return np.concatenate([features(batch[i:i + batch_size], training=False).numpy()
                            for i in range(0, len(batch), batch_size)])

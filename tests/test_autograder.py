@@ -31,7 +31,7 @@ from autograder.sandbox import UID_RANGE, Limits, _processes_of, probe
 ISOLATED = probe().namespaces
 # TensorFlow's import inside a sandboxed kernel takes seconds on a busy 2-core machine.
 OPTIONS = dict(workers=2, cell_timeout=90, submission_timeout=600,
-               limits=Limits(memory_mb=2048, processes=256), progress=False)
+               limits=Limits(memory_mb=1536, processes=256), progress=False)
 
 
 def files_digest(folder: Path) -> dict[str, str]:

@@ -173,8 +173,8 @@ def test_googlenet_modules_match_table_1():
         assert out.output.shape[-1] == depth, module
         assert weights == c_in * (n1 + r3 + r5 + pool) + 9 * r3 * n3 + 25 * r5 * n5, module
         # The table counts weights in units of 1024; its 4c and 5a entries disagree with its
-        # own widths (by 7% and 5%), the other seven agree within 1%.
-        assert weights / 1024 == pytest.approx(paper_k, rel=0.08 if module in ("4c", "5a") else 0.01), module
+        # own widths (by 7% and 5%), the other seven agree within 2%.
+        assert weights / 1024 == pytest.approx(paper_k, rel=0.08 if module in ("4c", "5a") else 0.02), module
     assert network_depth(model) == 22
 
 

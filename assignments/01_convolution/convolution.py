@@ -414,8 +414,9 @@ check_pool(np.random.default_rng(4).normal(size=(2, 8, 8, 1)), 4, 4, "max", "hid
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# What pooling does to a photo: max pooling keeps bright details (a thin white whisker survives),
-# average pooling blurs them away.
+# What pooling does to a photo: max pooling keeps the brightest value of each window, so the picture
+# gets lighter and dark details shrink (look at the pupils); average pooling is a blur followed by
+# subsampling, so the overall brightness stays the same.
 
 # %%
 cat = photo("chelsea", size=128) / 255.0
@@ -565,9 +566,9 @@ print("identity kernel leaves the photo unchanged:", np.allclose(filtered(galler
 # paying interpreter and call overhead each time (tens of thousands of calls even for a small batch).
 # The im2col version pays one copy, which is cheap and memory-bound, and then a single large matrix
 # product done by optimised BLAS code that uses SIMD units, caches and all cores. The measured
-# speed-up (about a thousand times here, 0.47 s versus 0.35 ms for the
-# grading-size batch) is that overhead removed. The price is memory: the
-# column matrix is ~9x the activation, which for large early layers (e.g. 224x224x64 in float32,
-# 12.8 MB, becoming ~115 MB per image) limits the batch size on a small GPU; libraries therefore
-# build it in tiles, or use direct/Winograd/FFT convolution kernels that avoid materialising it.
+# speed-up (one to three thousand times here, e.g. 0.47 s versus 0.35 ms for the grading-size
+# batch) is that overhead removed. The price is memory: the column matrix is ~9x the activation, which for large
+# early layers (e.g. 224x224x64 in float32: 12.8 MB, becoming ~115 MB per image) limits the batch
+# size on a small GPU; libraries therefore build it in tiles, or use direct/Winograd/FFT
+# convolution kernels that avoid materialising it.
 # ### END SOLUTION

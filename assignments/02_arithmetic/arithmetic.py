@@ -695,8 +695,6 @@ check_table(volume_table((32, 32, 3), cifar_vgg), keras_model((32, 32, 3), cifar
 # what else the stack gives.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_3x3", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
-#
 # ### BEGIN SOLUTION
 # Model answer. Three stacked 3x3 layers (stride 1) have the same 7x7 receptive field as one 7x7 layer
 # (1 + 2 + 2 + 2 = 7), so they can respond to the same input region. With C channels in and out they cost
@@ -711,8 +709,6 @@ check_table(volume_table((32, 32, 3), cifar_vgg), keras_model((32, 32, 3), cifar
 # numbers above (256 channels, 3x3 at 64 channels) in your answer.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_1x1", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
-#
 # ### BEGIN SOLUTION
 # Model answer. A 1x1 convolution is a fully connected layer applied to the channel vector of every
 # pixel, with shared weights: it mixes channels without looking at neighbours. It therefore changes the

@@ -603,8 +603,6 @@ check_backward((2, 6), epsilon=1e-2, seed=4, oracle=tape_gradients)
 # without the rescaling, and why does inverted dropout leave inference untouched?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_rescaling", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
-#
 # ### BEGIN SOLUTION
 # Model answer. With each input kept with probability p, a unit's pre-activation during training is on
 # average p times what it is when nothing is dropped: for the two-input neuron with p = ½ the four equally
@@ -622,8 +620,6 @@ check_backward((2, 6), epsilon=1e-2, seed=4, oracle=tape_gradients)
 # statistics of the test batch? Use the single-image example above.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_running_stats", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# YOUR ANSWER HERE
-#
 # ### BEGIN SOLUTION
 # Model answer. With batch statistics the output for one image would depend on the other images in its
 # batch, so the same image could get different predictions, and predictions would change with the batch
