@@ -160,8 +160,8 @@ def feedback(assignment_id: str, workdir=None, db_url=None) -> dict[str, list[Pa
     written: dict[str, list[Path]] = {}
     graded = ws.course_root / "autograded"
     for student_dir in sorted(graded.iterdir()) if graded.is_dir() else []:
-        if not (student_dir / assignment_id).is_dir():
-            continue
+        if not any((student_dir / assignment_id).glob("*.ipynb")):
+            continue  # nothing was submitted that could be graded: nothing to give feedback on
         student = student_dir.name
         outcome = api.generate_feedback(assignment_id, glob.escape(student))
         if not outcome["success"]:

@@ -300,7 +300,7 @@ class Grader:
     def _hidden_paths(self, submission: Path) -> list[str]:
         """What a kernel must not see: sources, gradebook, everyone's submissions, the grader's home."""
         candidates = [REPO, self.ws.workdir, self.source_dir, submission.parent.parent, Path.home(),
-                      Path("/root"), Path("/home")]
+                      Path("/root"), Path("/home"), Path("/run/postgresql"), Path("/var/run/postgresql")]
         if self.ws.db_url.startswith("sqlite:///"):
             candidates.append(Path(self.ws.db_url[len("sqlite:///"):]).parent)
         return sorted({str(p.resolve()) for p in candidates if p.exists()}, key=len)

@@ -239,17 +239,18 @@ def _copy_data_files(spec: SandboxSpec) -> None:
                 os.chown(name, spec.uid, spec.uid)
 
 
-def _set_limits(limits: Limits) -> None:
+def _set_limits(limits: Limits, own_uid: bool) -> None:
     # RLIMIT_DATA rather than RLIMIT_AS: it counts what a memory bomb allocates, not the large
     # address-space reservations TensorFlow's shared libraries and threads make without using them.
     mb = 1024 * 1024
     for which, value in ((resource.RLIMIT_DATA, limits.memory_mb * mb),
-                         (resource.RLIMIT_NPROC, limits.processes),
                          (resource.RLIMIT_CPU, limits.cpu_seconds),
                          (resource.RLIMIT_FSIZE, limits.file_mb * mb),
                          (resource.RLIMIT_NOFILE, limits.open_files),
                          (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(which, (value, value))
+    if own_uid:  # RLIMIT_NPROC counts every process of the uid: only meaningful for a uid of its own
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
 
 def launch(spec: SandboxSpec, command: list[str]) -> None:
@@ -259,7 +260,7 @@ def launch(spec: SandboxSpec, command: list[str]) -> None:
     else:
         os.makedirs(spec.work, exist_ok=True)
         _copy_data_files(spec)
-    _set_limits(spec.limits)
+    _set_limits(spec.limits, own_uid=spec.uid is not None)
     os.chdir(spec.work)
     if spec.uid is not None:
         for name in [spec.ipc] + [os.path.join(spec.ipc, n) for n in os.listdir(spec.ipc)]:

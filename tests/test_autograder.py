@@ -133,7 +133,8 @@ def test_student_code_cannot_read_sources_or_gradebook_nor_write_outside(batch):
 def test_feedback_shows_the_teaching_message_and_export_lists_every_student(batch):
     ws = batch["ws"]
     written = api.feedback(SAMPLE_ID, ws.workdir)
-    assert set(written) == {case.student for case in sample_cases()}
+    nothing_readable = {"empty", "truncated", "not-json"}
+    assert set(written) == {case.student for case in sample_cases()} - nothing_readable
     html = (ws.folder("feedback", SAMPLE_ID, "partly-right") / "numpy_part.html").read_text()
     assert "flipped the kernel (true convolution)" in html  # the typical mistake the test recognised
     assert (ws.folder("feedback", SAMPLE_ID, "Ana María López") / "numpy_part.html").exists()

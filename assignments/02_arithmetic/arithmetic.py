@@ -611,6 +611,14 @@ def volume_table(input_shape: tuple, layers: list) -> list:
 alexnet_rows = volume_table((227, 227, 3), ALEXNET)
 pd.DataFrame(alexnet_rows)
 
+# %% [markdown]
+# And the same network built with plain Keras layers: compare Keras' "Output Shape" and "Param #"
+# columns with your table (the `_pad` and `_flatten` rows are the explicit zero padding and flattening,
+# which have no parameters). AlexNet has about 62M parameters in this single-GPU form; the slide rounds to 60M.
+
+# %%
+keras_model((227, 227, 3), ALEXNET).summary()
+
 # %% nbgrader={"grade": true, "grade_id": "test_volume_table_alexnet", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 # The slide's volumes, copied from the lecture.
 slide_volumes = {"CONV1": (55, 55, 96), "POOL1": (27, 27, 96), "CONV2": (27, 27, 256), "POOL2": (13, 13, 256),

@@ -448,7 +448,7 @@ def tf_input_gradient(blocks, a0, residual):
     return tape.gradient(loss, a0).numpy()
 
 
-depth, width = (20, 32) if profile.is_grading else (50, 64)
+depth, width = 20, 32  # cheap in every profile; the written question quotes these numbers
 rng = np.random.default_rng(0)
 blocks = [(rng.normal(scale=np.sqrt(2 / width), size=(width, width)),
            rng.normal(scale=0.5 / np.sqrt(width), size=(width, width))) for _ in range(depth)]

@@ -451,19 +451,21 @@ check_batchnorm((1, 3, 3, 2), training=False, momentum=0.9, epsilon=1e-3, seed=1
 # %% [markdown]
 # ### What batch norm does to real activations
 #
-# Below: a convolutional layer with random weights applied to Fashion-MNIST images. Its channels come
-# out with very different means and spreads (left); batch norm in training mode puts each one at mean
+# Below: a convolutional layer with random weights and a ReLU applied to Fashion-MNIST images, each of
+# its 4 channels averaged over the image — the 4 features a dense layer would receive. They come out
+# with very different means and spreads (left); batch norm in training mode puts each one at mean
 # β = 0 and standard deviation γ = 1 (middle). On the right, running statistics estimated from a stream
 # of mini-batches of 32: with momentum 0.9 they follow the data within a few dozen steps, with Keras'
-# default 0.99 they need hundreds — one reason the first epochs of a batch-normalised network can
-# evaluate poorly.
+# default 0.99 they need hundreds — one reason a batch-normalised network can evaluate poorly early in
+# training, although its training loss looks fine.
 
 # %%
 count = min(profile.train_size or len(train_images), 2000)
 images = train_images[:count, :, :, None].astype(np.float32) / 255
-random_conv = keras.layers.Conv2D(4, 5, activation="relu", kernel_initializer=keras.initializers.RandomNormal(0.0, 0.5, seed=0),
-                                  bias_initializer=keras.initializers.RandomUniform(-0.5, 1.0, seed=1), dtype="float32")
-features = random_conv(images).numpy().astype(np.float64)
+random_conv = keras.layers.Conv2D(4, 5, activation="relu", dtype="float32",
+                                  kernel_initializer=keras.initializers.RandomNormal(0.0, 0.3, seed=0),
+                                  bias_initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=1))
+features = random_conv(images).numpy().astype(np.float64).mean(axis=(1, 2))  # (images, 4 channels)
 channels = features.shape[-1]
 ones, zeros = np.ones(channels), np.zeros(channels)
 normalised, _, _ = batchnorm_forward(features, ones, zeros, zeros, ones, training=True)
@@ -480,27 +482,35 @@ for momentum in (0.9, 0.99):
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3))
 for c in range(channels):
-    axes[0].hist(features[..., c].ravel(), bins=60, histtype="step", label=f"channel {c}")
-    axes[1].hist(normalised[..., c].ravel(), bins=60, histtype="step")
-axes[0].set_title("random conv + ReLU on Fashion-MNIST")
+    axes[0].hist(features[:, c], bins=40, histtype="step", label=f"channel {c}")
+    axes[1].hist(normalised[:, c], bins=40, histtype="step")
+axes[0].set_title("random conv + ReLU, averaged per image")
 axes[1].set_title("after batch norm (training mode)")
 axes[0].legend(fontsize=7)
 for momentum, trace in history.items():
     axes[2].plot(trace, label=f"momentum {momentum}")
-axes[2].axhline(features[..., 0].mean(), ls="--", color="gray", label="mean over all images")
+axes[2].axhline(features[:, 0].mean(), ls="--", color="gray", label="mean over all images")
 axes[2].set_xlabel("mini-batches of 32")
 axes[2].set_title("running mean of channel 0")
 axes[2].legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
-# Why inference needs running statistics: one image on its own, normalised with its own batch statistics.
-single = features[:1]
-with_batch_stats, _, _ = batchnorm_forward(single[:, :1, :1, :], ones, zeros, zeros, ones, training=True)
-with_running, _, _ = batchnorm_forward(single, ones, zeros, running_mean, running_var, training=False)
-print("one pixel of one image, normalised with its own 'batch' statistics:", np.round(with_batch_stats.ravel(), 3),
-      "-- every value becomes beta: the input is lost")
-print(f"the same image with running statistics: output mean {with_running.mean():.3f}, std {with_running.std():.3f}")
+# %% [markdown]
+# Why inference needs running statistics: classify **one** image on its own. With the statistics of its
+# own "batch" of one, x - μ = 0 for every feature and the layer outputs β whatever the image; with the
+# running statistics (here the statistics of all the images, which a running average with momentum 0
+# would hold) its features keep their information.
+
+# %%
+_, mean_all, var_all = batchnorm_forward(features, ones, zeros, zeros, ones, training=True, momentum=0.0)
+for index in (0, 1):
+    one_image = features[index:index + 1]
+    with_own_stats, _, _ = batchnorm_forward(one_image, ones, zeros, zeros, ones, training=True)
+    with_running, _, _ = batchnorm_forward(one_image, ones, zeros, mean_all, var_all, training=False)
+    print(f"image {index} ({data.CLASS_NAMES[train_labels[index]]:>11}): features {np.round(one_image[0], 3)}"
+          f" -> own batch statistics {np.round(with_own_stats[0], 3)}, running statistics {np.round(with_running[0], 3)}")
+
 
 # %% [markdown]
 # ### Batch norm backward

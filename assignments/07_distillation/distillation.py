@@ -49,7 +49,9 @@ import numpy as np
 import tensorflow as tf
 
 from course import arith, data, pretrained
-from course.grading import expect_close, expect_equal, expect_shape, expect_true
+from course.grading import expect_close, expect_shape, expect_true
+
+tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build many small models on purpose
 
 # %% [markdown]
 # ## The teacher
@@ -327,7 +329,7 @@ def _tiny_models(seed, k=10):
 
 
 def _weights(model):
-    return [np.array(w) for w in model.weights]  # includes batch norm's moving statistics
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]  # includes batch norm's moving statistics
 
 
 def _check_distiller(seed, n, t, a, lr=0.1):
@@ -335,8 +337,8 @@ def _check_distiller(seed, n, t, a, lr=0.1):
     x = data.normalise(x_train_all[seed * 100: seed * 100 + n])
     y = y_train_all[seed * 100: seed * 100 + n].astype(np.int64)
     teacher_before, student_before = _weights(teacher_), _weights(student_)
-    z = student_.predict(x, verbose=0)
-    v = teacher_.predict(x, verbose=0)  # inference mode
+    z = np.asarray(student_(x, training=False))
+    v = np.asarray(teacher_(x, training=False))
     right, mistakes = _distillation_oracle(y, z, v, t, a)
     # The oracle's gradient of the same loss, by TensorFlow, for the expected SGD step.
     with tf.GradientTape() as tape:
@@ -350,16 +352,16 @@ def _check_distiller(seed, n, t, a, lr=0.1):
     distiller = Distiller(student_, teacher_, temperature=t, alpha=a)
     distiller.compile(optimizer=keras.optimizers.SGD(lr))
     history = distiller.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
-    expect_true("loss" in history.history, "train_step logs", "train_step did not report 'loss'")
-    expect_close(history.history["loss"][0], right, f"loss of the first training batch (T={t}, alpha={a})",
-                 rtol=1e-3, atol=1e-4, mistakes=mistakes,
-                 hint="teacher(x, training=False), student(x, training=True), distillation_loss(y, student, teacher, T, alpha)")
     changed = [not np.allclose(b, w) for b, w in zip(teacher_before, _weights(teacher_))]
     expect_true(not any(changed), "the teacher is unchanged after fit",
                 f"{sum(changed)} of the teacher's {len(changed)} weight arrays changed "
                 "(moving statistics change when the teacher runs with training=True; "
                 "weights change when its variables get gradients)",
                 hint="call the teacher with training=False and differentiate only self.student.trainable_variables")
+    expect_true("loss" in history.history, "train_step logs", "train_step did not report 'loss'")
+    expect_close(history.history["loss"][0], right, f"loss of the first training batch (T={t}, alpha={a})",
+                 rtol=1e-3, atol=1e-4, mistakes=mistakes,
+                 hint="teacher(x, training=False), student(x, training=True), distillation_loss(y, student, teacher, T, alpha)")
     expected = [w - lr * np.asarray(g) for w, g in zip(student_before, grads)]
     for got_w, want_w, var in zip(_weights(student_), expected, student_.weights):
         expect_close(got_w, want_w, f"student weight {var.path} after one SGD step", rtol=1e-3, atol=1e-5,
@@ -367,7 +369,7 @@ def _check_distiller(seed, n, t, a, lr=0.1):
     print("\u2714 one SGD step moved the student by -lr * gradient of the distillation loss")
 
     logs = distiller.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
-    z_after = student_.predict(x, verbose=0)
+    z_after = np.asarray(student_(x, training=False))
     expect_close(logs["loss"], _hard(y, z_after), "evaluate(): the student's hard-label loss", rtol=1e-3, atol=1e-4,
                  hint="test_step: student(x, training=False) and the mean sparse cross-entropy from logits")
     expect_close(logs["accuracy"], np.mean(np.argmax(z_after, 1) == y), "evaluate(): the student's accuracy", atol=1e-6)
@@ -376,7 +378,6 @@ def _check_distiller(seed, n, t, a, lr=0.1):
 _check_distiller(seed=1, n=32, t=4.0, a=0.1)
 ### BEGIN HIDDEN TESTS
 _check_distiller(seed=2, n=20, t=2.0, a=0.6)
-_check_distiller(seed=3, n=16, t=8.0, a=0.0)
 ### END HIDDEN TESTS
 
 # %% [markdown]
