@@ -170,29 +170,28 @@ class Grader:
         if capabilities.warning:
             print(f"[autograder] WARNING: {capabilities.warning}", file=sys.stderr)
         results: dict[str, SubmissionResult] = {}
-        todo = []
-        for student, folder in submissions:
-            started = time.monotonic()
-            try:
-                done = self._already_graded(student, folder)
-                if done:
-                    results[student] = done
-                else:
-                    todo.append(self._prepare(student, folder))
-            except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
-                results[student] = SubmissionResult(student, self.aid, "failed", None, None,
-                                                    f"could not prepare: {type(exc).__name__}: {exc}",
-                                                    seconds=time.monotonic() - started)
-        self.jobs_root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.jobs_root, 0o700)
-        progress = _progress(len(todo), f"grading {self.aid}", self.options.progress)
+        _ensure_dir(self.jobs_root).chmod(0o700)
+        progress = _progress(len(submissions), f"grading {self.aid}", self.options.progress)
         with UidPool(workers if capabilities.separate_uid else 0) as pool, \
                 concurrent.futures.ThreadPoolExecutor(workers) as executor:
-            slots: queue.Queue = queue.Queue()
             handles = [Worker(self.jobs_root / f"worker-{i}.log") for i in range(workers)]
+            slots: queue.Queue = queue.Queue()
             for uid, worker in zip(pool.uids or [None] * workers, handles):
                 slots.put((uid, worker))
-            futures = {executor.submit(self._execute, prepared, slots, capabilities): prepared for prepared in todo}
+            futures = {}
+            for student, folder in submissions:  # sanitize here while the workers already execute
+                started = time.monotonic()
+                try:
+                    results[student] = self._already_graded(student, folder)
+                    if results[student] is None:
+                        prepared = self._prepare(student, folder)
+                        futures[executor.submit(self._execute, prepared, slots, capabilities)] = prepared
+                except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
+                    results[student] = SubmissionResult(student, self.aid, "failed", None, None,
+                                                        f"could not prepare: {type(exc).__name__}: {exc}",
+                                                        seconds=time.monotonic() - started)
+                if results.get(student) is not None:
+                    progress.update(1)
             for future in concurrent.futures.as_completed(futures):
                 prepared = futures[future]
                 started = time.monotonic()

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import math
 import os
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,7 +97,7 @@ def count_figures(nb) -> int:
 def _error_text(exc: Exception, nb, cell_index: int | None) -> str:
     where = f"cell #{cell_index}" if cell_index is not None else "start-up"
     source = nb.cells[cell_index].source.strip().splitlines()[:3] if cell_index is not None else []
-    lines = str(exc).strip().splitlines()
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()  # no terminal colour codes
     last = next((line for line in reversed(lines) if line.strip()), type(exc).__name__)
     return f"{where} ({' / '.join(source)[:120]}): {last}"
 

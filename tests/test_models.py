@@ -59,7 +59,7 @@ def test_every_spec_name_is_registered():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", models.names())
+@pytest.mark.parametrize("name", SPEC_NAMES + ["densenet_bc100"])
 def test_every_name_adapts_to_fashion_mnist(name):
     with keras.StatelessScope():
         model = models.build(name, input_shape=(28, 28, 1), num_classes=10)
@@ -230,7 +230,8 @@ def test_densenet_264_matches_the_hand_count_checked_on_keras():
     model = shapes_only("densenet264")
     assert model.count_params() == _densenet_params((6, 12, 64, 48))
     assert round(trainable(model) / 1e6, 1) == 33.3
-    assert network_depth(model) == 264
+    # Table 1 gives 1 + 2 * (6 + 12 + 64 + 48) + 3 + 1 = 265 weight layers: the name is off by one
+    assert network_depth(model) == 265
 
 
 @pytest.mark.slow
@@ -293,7 +294,7 @@ def test_drop_path_is_identity_at_test_time_and_drops_whole_examples_in_training
     y = np.asarray(layer(x, training=True))
     per_example = y.reshape(len(x), -1)
     assert np.all(per_example.min(axis=1) == per_example.max(axis=1))      # all or nothing per example
-    assert set(np.unique(y).round(4)) <= {0.0, round(1 / 0.75, 4)}
+    assert np.all(np.isclose(y, 0) | np.isclose(y, 1 / 0.75))                # kept ones rescaled
     assert (per_example[:, 0] == 0).mean() == pytest.approx(0.25, abs=0.04)
 
 
@@ -343,15 +344,18 @@ def test_partial_connection_equals_a_masked_keras_convolution():
 
 # --------------------------------------------------------------------------- round trips
 
-ROUND_TRIP = ["lenet5_paper", "alexnet", "vgg11_lrn", "nin", "googlenet", "inception_v3", "resnet20",
-              "preact_resnet18", "resnext50_32x4d", "wide_resnet28_10", "densenet_bc100"]
+# Every custom layer and every family's wiring; deeper siblings repeat the same blocks.
+ROUND_TRIP = [("lenet5_paper", {}), ("alexnet", {}), ("nin", {}), ("googlenet", {}),
+              ("resnet20", {"stochastic_depth": 0.2}), ("preact_resnet18", {}),
+              ("resnext", {"depth": 50, "cardinality": 8, "width": 32}),
+              ("wide_resnet", {"depth": 10, "width": 2, "dropout": 0.3}),
+              ("densenet_cifar", {"depth": 16}), ("inception_v3", {})]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ROUND_TRIP)
-def test_small_model_round_trips_through_keras_file(name, tmp_path):
-    """One model per family and per custom layer, at Fashion-MNIST size."""
-    options = {"stochastic_depth": 0.2} if name == "resnet20" else {}
+@pytest.mark.parametrize("name, options", ROUND_TRIP)
+def test_small_model_round_trips_through_keras_file(name, options, tmp_path):
+    """Save to .keras, load, and get identical predictions, at Fashion-MNIST size."""
     model = models.build(name, input_shape=(28, 28, 1), num_classes=10, **options)
     x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
     before = model.predict(x, verbose=0)

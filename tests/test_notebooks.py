@@ -129,7 +129,7 @@ def test_runner_rejects_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         nbrun.find_notebooks([tmp_path / "missing.ipynb"])
     assert nbrun.find_notebooks([NOTEBOOK_DIR / "01_convolution.py"]) == [NOTEBOOK_DIR / "01_convolution.ipynb"]
-    assert nbrun.find_notebooks([]) == NOTEBOOKS
+    assert nbrun.find_notebooks([]) == sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
 # --------------------------------------------------------------------------- widgets, without a browser

@@ -57,7 +57,9 @@ import numpy as np
 import tensorflow as tf
 
 from course import data
-from course.grading import expect_close, expect_equal, expect_raises, expect_shape, expect_true, numerical_gradient
+from course.grading import expect_close, expect_raises, expect_shape, expect_true, numerical_gradient
+
+(train_images, train_labels), _ = data.fashion_mnist()  # for the demos
 
 # %% [markdown]
 # ## 1. Dropout
@@ -112,7 +114,6 @@ def dropout_forward(x, keep_prob: float, training: bool, rng: np.random.Generato
 # pixels are twice as bright), the average of many samples, and the inference output.
 
 # %%
-(train_images, train_labels), _ = data.fashion_mnist()
 image = train_images[0].astype(np.float64) / 255
 rng = np.random.default_rng(0)
 samples = np.stack([dropout_forward(image, 0.5, training=True, rng=rng) for _ in range(500)])
@@ -198,6 +199,8 @@ expect_close(np.mean(ours == 0), np.mean(theirs == 0), "fraction zeroed against 
 for bad in (0.0, 1.5, -0.2):
     expect_raises(lambda: dropout_forward(x, bad, True, np.random.default_rng(0)), ValueError,
                   f"keep_prob={bad}", hint="a keep probability must be in (0, 1]")
+expect_raises(lambda: dropout_forward(x, 0.5, True, np.random.default_rng(0), scale_at="sometimes"), ValueError,
+              "scale_at='sometimes'", hint="scale_at must be 'train' or 'test'")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_dropout_inference", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -633,8 +636,8 @@ check_backward((2, 6), epsilon=1e-2, seed=4, oracle=tape_gradients)
 # ### BEGIN SOLUTION
 # Model answer. With batch statistics the output for one image would depend on the other images in its
 # batch, so the same image could get different predictions, and predictions would change with the batch
-# size. In the extreme case of a batch of one (one pixel/feature per channel), x - μ = 0 and every value
-# becomes β: the input is erased. The running averages, accumulated during training with momentum,
+# size. In the extreme case of a batch of one (as in the example above), x - μ = 0 for every feature and
+# every output becomes β: the input is erased, all images look the same. The running averages, accumulated during training with momentum,
 # estimate the statistics of the whole training distribution, so inference is a fixed, deterministic
 # affine map per channel, the same for any batch composition or size.
 # ### END SOLUTION

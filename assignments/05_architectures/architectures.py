@@ -657,7 +657,8 @@ print(f"DenseNet-121 body: output {tuple(densenet_body.output.shape[1:])} from {
 # - global average pooling (`layers.GlobalAveragePooling2D()`) and a softmax `Dense` layer.
 #
 # Each block has two convolutions, so 6n + 1 convolutions plus the classifier: 20 layers for
-# n = 3, 56 for n = 9. Use your `residual_block` (with `residual=False` for the plain net).
+# n = 3, 56 for n = 9 (the two projection shortcuts are not counted: the paper's CIFAR nets
+# use parameter-free shortcuts there, ours use the projections of your block). Use your `residual_block` (with `residual=False` for the plain net).
 # A depth that is not 6n + 2 (n ≥ 1) is a `ValueError` whose message says which depths work.
 
 # %% nbgrader={"grade": false, "grade_id": "cifar_net", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -959,7 +960,7 @@ table
 # so no learning rate suits all layers and training progresses slowly or erratically. A residual block
 # computes x + F(x): the identity is the default (F = 0, easy to reach by shrinking weights) and the
 # gradient flows as dL/da = dL/dz (1 + F'(a)), so every layer receives a usable gradient; in our
-# measurement the first/last ratio stays around 10. Hence ResNet-56 trains at least as well as ResNet-20,
+# measurement the first/last ratio stays within a few tens. Hence ResNet-56 trains at least as well as ResNet-20,
 # and depth helps again. (Stochastic depth goes further: dropping blocks trains shorter sub-networks.)
 # ### END SOLUTION
 

@@ -309,6 +309,14 @@ def wide_block(x, filters: int, stride: int = 1, *, name: str, dropout: float = 
 
 # --------------------------------------------------------------------------- DenseNet
 
+def check_growth_rate(growth_rate) -> int:
+    """A DenseNet's growth rate k: the number of maps each dense layer adds."""
+    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
+        raise ValueError(f"growth_rate must be a positive whole number of maps per layer "
+                         f"(the paper uses 12, 24, 32 or 40), got {growth_rate!r}")
+    return growth_rate
+
+
 def dense_layer(x, growth_rate: int, *, name: str, bottleneck: bool = True):
     """BN-ReLU-conv producing ``growth_rate`` new maps, concatenated to its input.
 
@@ -327,9 +335,7 @@ def dense_layer(x, growth_rate: int, *, name: str, bottleneck: bool = True):
 
 def dense_block(x, num_layers: int, growth_rate: int, *, name: str, bottleneck: bool = True):
     """``num_layers`` dense layers: each sees the maps of all layers before it."""
-    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"growth_rate must be a positive whole number of maps per layer "
-                         f"(the paper uses 12, 24, 32 or 40), got {growth_rate!r}")
+    check_growth_rate(growth_rate)
     for i in range(1, num_layers + 1):
         x = dense_layer(x, growth_rate, name=f"{name}_block{i}", bottleneck=bottleneck)
     return x

@@ -11,7 +11,8 @@ import keras
 from keras import layers
 
 from course.models._registry import register
-from course.models.blocks import classifier, conv_bn_relu, dense_block, image_input, transition
+from course.models.blocks import (check_growth_rate, classifier, conv_bn_relu, dense_block, image_input,
+                                  transition)
 
 # Table 1: dense layers per block (each a 1x1 then a 3x3 convolution), growth rate 32.
 IMAGENET_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
@@ -42,7 +43,7 @@ def densenet(blocks=(6, 12, 24, 16), input_shape=(224, 224, 3), num_classes: int
              growth_rate: int = 32, compression: float = 0.5, bottleneck: bool = True,
              classifier_activation: str | None = "softmax", name: str = "densenet") -> keras.Model:
     """ImageNet DenseNet-BC: a 7x7/2 convolution and a max pool, then the dense blocks."""
-    blocks = _check_blocks(blocks)
+    blocks, growth_rate = _check_blocks(blocks), check_growth_rate(growth_rate)
     inputs, x = image_input(input_shape, min_size=IMAGENET_MIN_SIZE, model=name)
     x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
     x = conv_bn_relu(x, 2 * growth_rate, 7, 2, name="conv1", padding="valid")
@@ -60,6 +61,7 @@ def densenet_cifar(depth: int = 100, input_shape=(32, 32, 3), num_classes: int =
     With bottlenecks each dense layer has two convolutions, so depth = 6n + 4
     (n layers per block); without, depth = 3n + 4.
     """
+    check_growth_rate(growth_rate)
     per_layer = 2 if bottleneck else 1
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1 or (depth - 4) % (3 * per_layer) \
             or depth <= 4:
