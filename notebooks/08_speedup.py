@@ -310,6 +310,8 @@ def draw_width(fig, multiplier):
         ax_gain.annotate(f"x{m}: {gain:.2f}x", (width_cache[m]["macs"] / 1e6, gain))
     ax_gain.axhline(1, color="black", lw=0.8)
     ax_gain.set_xscale("log")
+    ax_gain.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax_gain.margins(x=0.3, y=0.2)
     ax_gain.set_xlabel("multiply-adds per image (M, log scale)")
     ax_gain.set_ylabel("INT8 speed-up (x)")
     ax_gain.set_title("widths measured so far")

@@ -68,9 +68,9 @@
 # The model zoo is the answer key, so your solutions must not use `course.models`: a test
 # checks your functions' code and gives zero to one that does.
 #
-# Write your code between the `### BEGIN SOLUTION` / `### END SOLUTION` lines (in your copy:
-# where it says `YOUR CODE HERE`), then run the test cell below it. Hidden tests try other
-# sizes, strides and widths when your work is graded, so write general code.
+# Write your code where it says `YOUR CODE HERE` (replace the `raise NotImplementedError()` line),
+# then run the test cell below it. Hidden tests try other sizes, strides and widths when your
+# work is graded, so write general code.
 
 # %%
 from course.runtime import start

@@ -330,8 +330,8 @@ _check_unfreeze("features", 3e-4, seed=2, train=False)
 # * **fine-tune deeper**: the same, but from `conv2` on and at 1/100 of the rate (the tip for
 #   intermediate layers; Keras has one rate per optimizer, so the deeper run takes the cautious one).
 #
-# The grading profile runs a small version (fewer images, epochs and test images); the full profile the
-# real one (about 5 minutes on a laptop CPU).
+# The grading profile runs a small version (1,000 images for "a lot", fewer epochs and test images) that
+# only shows the mechanics; the full profile runs the real one (several minutes on a CPU).
 
 # %%
 if profile.is_grading:
