@@ -120,7 +120,11 @@ if profile.name == "full":
     curves = train_curves(**recipe, verbose="auto")
     source = "trained live in this notebook"
 else:
-    record = json.loads((Path.cwd() / "data" / "depth_curves.json").read_text(encoding="utf-8"))
+    precomputed = Path.cwd() / "data" / "depth_curves.json"
+    if not precomputed.is_file():
+        raise FileNotFoundError(f"{precomputed} is missing: run `python notebooks/data/depth_curves.py` once "
+                                "(about half an hour on a 2-core CPU), or use the full profile to train live")
+    record = json.loads(precomputed.read_text(encoding="utf-8"))
     recipe, curves = record["recipe"], record["curves"]
     source = f"precomputed ({record['machine']}; {record['command']})"
 print(f"curves {source}\nrecipe: {recipe}")

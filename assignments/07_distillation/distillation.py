@@ -407,11 +407,16 @@ def compare(seed, x_train, y_train, epochs, temperature=2.0, alpha=0.5):
     alone = build_student()
     distilled = build_student()
     distilled.set_weights(alone.get_weights())
-    alone.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+    steps = epochs * -(-len(y_train) // profile.batch_size)
+
+    def optimizer():  # the rate decays to 0, so the final accuracy is not the luck of the last noisy steps
+        return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps))
+
+    alone.compile(optimizer=optimizer(), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     alone.fit(x_train, y_train, batch_size=profile.batch_size, epochs=epochs, verbose=0)
     distiller = Distiller(distilled, teacher, temperature=temperature, alpha=alpha)
-    distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
+    distiller.compile(optimizer=optimizer())
     keras.utils.set_random_seed(seed)
     distiller.fit(x_train, y_train, batch_size=profile.batch_size, epochs=epochs, verbose=0)
     return {"alone": float(alone.evaluate(x_test, y_test, verbose=0)[1]),

@@ -771,7 +771,7 @@ check_ascent((2, 2, 1), 2, 1, steps=7, learning_rate=0.2, l2=0.0, seed=2, what="
 # %%
 steps = 60 if profile.is_grading else 300
 shown_classes = [9] if profile.is_grading else list(range(10))
-fig, axes = plt.subplots(2, len(shown_classes), figsize=(1.8 * len(shown_classes), 4))
+fig, axes = plt.subplots(2, len(shown_classes), figsize=(1.8 * len(shown_classes), 4), squeeze=False)
 started = time.perf_counter()
 for col, c in enumerate(shown_classes):
     for row, l2 in enumerate((0.0, 0.05)):

@@ -50,8 +50,6 @@ MISTAKES = {
                                "layer.trainable = i >= start")),
     "whole base unfrozen":
         _edit("unfreeze_top", ("layer.trainable = i >= start and", "layer.trainable =")),
-    "inner layers unfrozen but the base itself left frozen":
-        _edit("unfreeze_top", ("    base.trainable = True\n", "")),
     "first_layer itself left frozen (off by one)":
         _edit("unfreeze_top", ("i >= start", "i > start")),
     # build_two_head_model
