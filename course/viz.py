@@ -270,7 +270,8 @@ def overlay(ax, image, heat: np.ndarray, title: str = "", alpha: float = 0.5, cm
     image = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
     ax.imshow(heat, cmap=cmap, alpha=alpha, extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
-    ax.set_axis_off()
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.set_title(title, fontsize=9)
 
 
