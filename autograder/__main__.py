@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", parents=[common],
                             help="release everything, grade the sample submissions, write feedback, print grades")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--mistakes", action="store_true",
+                   help="also grade one submission per typical mistake of every assignment (slower)")
     return parser
 
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 sys.stdout.write(text)
         elif args.command == "demo":
-            results = api.demo(args.workdir, args.workers)
+            results = api.demo(args.workdir, args.workers, args.mistakes)
             return 1 if any(r.status == "failed" for r in results) else 0
     except (api.AutograderError, LayoutError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

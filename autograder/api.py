@@ -31,10 +31,10 @@
 ``export(workdir=None, db_url=None) -> str``
     CSV, one row per student and assignment: student, assignment, score, max_score.
 
-``demo(workdir=None, workers=None) -> list[SubmissionResult]``
+``demo(workdir=None, workers=None, mistakes=False) -> list[SubmissionResult]``
     The main job's demonstration: release everything, grade the sample
-    submissions (and each real assignment's solution, stub and typical
-    mistakes), write feedback, print the grade table.
+    submissions (and each real assignment's solution and stub, and with
+    ``mistakes`` its typical mistakes), write feedback, print the grade table.
 """
 from __future__ import annotations
 
@@ -183,8 +183,13 @@ def export(workdir=None, db_url=None) -> str:
     return out.getvalue()
 
 
-def demo(workdir=None, workers: int | None = None) -> list[SubmissionResult]:
-    """Release everything, grade the bundled samples, write feedback, print the tables."""
+def demo(workdir=None, workers: int | None = None, mistakes: bool = False) -> list[SubmissionResult]:
+    """Release everything, grade the bundled samples, write feedback, print the tables.
+
+    Each real assignment gets its source solution and its blank stub as two
+    students, plus (``mistakes=True``) one student per typical mistake of
+    its mistakes file; the sample assignment gets every sample case.
+    """
     from .samples import SAMPLE_ID, build_sample_submissions, mistake_submissions
     from .sandbox import probe
 
@@ -202,7 +207,8 @@ def demo(workdir=None, workers: int | None = None) -> list[SubmissionResult]:
         else:
             _copy_notebooks(ws.folder("source", aid), submissions / "solution" / aid)
             _copy_notebooks(ws.folder("release", aid), submissions / "blank" / aid)
-            mistake_submissions(aid, ws.folder("source", aid), submissions)
+            if mistakes:
+                mistake_submissions(aid, ws.folder("source", aid), submissions)
         graded = grade_submissions(aid, submissions, ws.workdir, ws.db_url, workers)
         feedback(aid, ws.workdir, ws.db_url)
         print_results(aid, graded)

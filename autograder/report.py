@@ -20,8 +20,8 @@ def print_results(assignment_id: str, results, out: TextIO = sys.stdout) -> None
     rows = []
     for r in results:
         score = "-" if r.score is None else f"{r.score:g} / {r.max_score:g}"
-        rows.append([r.student, score, r.status, f"{r.seconds:.1f}s"])
-    _table(["student", "score", "status", "time"], rows, out)
+        rows.append([r.student, score, _tests_score(r), r.status, f"{r.seconds:.1f}s"])
+    _table(["student", "score (all points)", "autograded tests", "status", "time"], rows, out)
     noted = [r for r in results if r.reason]
     if noted:
         print("\nfailures and notes:", file=out)
@@ -29,13 +29,17 @@ def print_results(assignment_id: str, results, out: TextIO = sys.stdout) -> None
             print(f"  {r.student}: {r.reason}", file=out)
 
 
+def _tests_score(result) -> str:
+    """Points of the autograded test cells only (written answers wait for a human)."""
+    if result.score is None:
+        return "-"
+    return f"{sum(s for s, _ in result.tests.values()):g} / {sum(m for _, m in result.tests.values()):g}"
+
+
 def print_checks(reports, out: TextIO = sys.stdout) -> None:
     rows = []
     for rep in reports:
-        def score(result):
-            return "-" if result.score is None else f"{sum(s for s, _ in result.tests.values()):g} / " \
-                                                    f"{sum(m for _, m in result.tests.values()):g}"
-        rows.append([rep.assignment, score(rep.solution), score(rep.stub), "ok" if rep.ok else "FAILED"])
+        rows.append([rep.assignment, _tests_score(rep.solution), _tests_score(rep.stub), "ok" if rep.ok else "FAILED"])
     _table(["assignment", "solution (tests)", "stub (tests)", "check"], rows, out)
     for rep in reports:
         for problem in rep.problems:

@@ -34,7 +34,8 @@ from autograder import api  # noqa: E402
 from autograder.layout import COURSE_ID, Workspace  # noqa: E402
 from autograder.samples import SAMPLE_ID, copy_notebooks, mistake_submissions  # noqa: E402
 
-TF_LOG_LINES = r"(oneDNN custom operations|cuda drivers|absl::InitializeLog|cpu_feature_guard|TF_ENABLE_ONEDNN)"
+# absl's log-line prefix ("E0000 00:00:1795315837.014619    4731 cuda_platform.cc:52] ...") and its preamble.
+TF_LOG_LINES = r"(absl::InitializeLog|[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\])"
 
 
 def build_submissions(ws: Workspace, assignment_id: str, folder: Path, copies: int) -> list[str]:

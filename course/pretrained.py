@@ -49,14 +49,16 @@ class PretrainedError(RuntimeError):
 
 def fashion_cnn_architecture(num_classes: int = 10, input_shape: tuple = (28, 28, 1),
                              widths: tuple[int, int, int] = (16, 32, 64), feature_units: int = 128,
-                             dropout: float = 0.3, name: str = "fashion_cnn"):
+                             dropout: float = 0.3, bn_momentum: float = 0.99, name: str = "fashion_cnn"):
     """The shipped models' architecture (functional API, every layer named).
 
     ``conv1..3`` (3x3, no bias: the batch norm after each has a shift) ->
     ``bn1..3`` -> ``relu1..3``, with ``pool1``/``pool2`` after the first two
     blocks; then ``gap`` (global average pooling), ``features`` (dense, ReLU),
     ``dropout`` and ``logits``. The layers up to ``features`` are the part a
-    transfer-learning notebook reuses as a feature extractor.
+    transfer-learning notebook reuses as a feature extractor. ``bn_momentum``
+    is the batch-norm moving-average rate: a run of only a few dozen steps needs a
+    lower one (e.g. 0.9), or its moving statistics are still near their initial values.
     """
     import keras
     from keras import layers
@@ -65,7 +67,7 @@ def fashion_cnn_architecture(num_classes: int = 10, input_shape: tuple = (28, 28
     x = inputs
     for i, width in enumerate(widths, start=1):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
         if i < len(widths):
             x = layers.MaxPooling2D(2, name=f"pool{i}")(x)

@@ -44,7 +44,7 @@ MISTAKES = {
     "no recompile after unfreezing":
         _edit("unfreeze_top", (_COMPILE, "")),
     "same learning rate as the first stage (no 1/10)":
-        _edit("unfreeze_top", ("keras.optimizers.Adam(learning_rate)", "keras.optimizers.Adam(1e-3)")),
+        _edit("unfreeze_top", ("keras.optimizers.Adam(learning_rate)", "keras.optimizers.Adam(LEARNING_RATE)")),
     "batch norm unfrozen (training mode while fine-tuning)":
         _edit("unfreeze_top", ("layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)",
                                "layer.trainable = i >= start")),
