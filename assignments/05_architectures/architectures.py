@@ -295,9 +295,14 @@ def vgg_stage(x, num_convs: int, filters: int):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_vgg_stage", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+zoo_vggs = {}  # configuration -> the zoo's network, built once
+
+
 def zoo_vgg_stage(config: str, block: int, input_shape) -> keras.Model:
     """Stage `block` of the zoo's VGG `config`, its layers rebuilt one by one on a new input."""
-    network = models.build("vgg", config=config, input_shape=(32, 32, 3), num_classes=10)
+    if config not in zoo_vggs:
+        zoo_vggs[config] = models.build("vgg", config=config, input_shape=(32, 32, 3), num_classes=10)
+    network = zoo_vggs[config]
     inputs = x = keras.Input(input_shape)
     for layer in network.layers:
         if layer.name.startswith(f"block{block}_"):
@@ -704,7 +709,7 @@ check_net(20, residual=True)   # ResNet-20
 expect_raises(lambda: cifar_net(21), ValueError, "cifar_net(21): 21 is not 6n + 2",
               hint="check that (depth - 2) is a positive multiple of 6 and raise ValueError otherwise")
 ### BEGIN HIDDEN TESTS
-check_net(56, residual=False)
+check_net(32, residual=False)
 check_net(8, residual=True, input_shape=(32, 32, 3), num_classes=100)
 check_net(14, residual=True, input_shape=(12, 12, 2), num_classes=4)
 for bad in (2, 7, 0):
@@ -863,8 +868,9 @@ expect_true(plain > 10 * resnet, "56 layers, another seed and width",
 # Now train them. Plain and residual nets of a shallow and a deep depth, on the same images,
 # with the same optimiser (Adam, learning rate 10⁻³), for the same number of epochs; we record
 # the training loss after every batch and the final training and test errors. The experiment
-# is sized by the profile: in the grading profile it is a tiny smoke run (a few hundred images,
-# one epoch, narrow nets — its numbers mean little); the **full** profile runs the lectures'
+# is sized by the profile: in the grading profile it is a tiny smoke run (256 images, one
+# epoch, narrow nets of 8 and 14 layers, no test set — its numbers mean little); the **full**
+# profile runs the lectures'
 # 20 and 56 layers at the paper's widths on all of Fashion-MNIST. This cell is not graded.
 # Set `STOCHASTIC_DEPTH = 0.5` to also train the deep ResNet with stochastic depth (Huang et
 # al. 2016: during training each residual block is skipped at random, the last one half of
@@ -872,7 +878,7 @@ expect_true(plain > 10 * resnet, "56 layers, another seed and width",
 
 # %%
 DEPTH_EXPERIMENT = {  # depths, widths, training images, epochs
-    "grading": dict(depths=(8, 20), widths=(4, 8, 16), train_size=384, epochs=1),
+    "grading": dict(depths=(8, 14), widths=(4, 8, 16), train_size=256, epochs=1),
     "demo": dict(depths=(20, 56), widths=(8, 16, 32), train_size=4000, epochs=5),
     "full": dict(depths=(20, 56), widths=(16, 32, 64), train_size=None, epochs=profile.epochs),
 }[profile.name]
@@ -911,7 +917,7 @@ for label, build in candidates.items():
     history = fit(model, train_ds, profile=profile, epochs=DEPTH_EXPERIMENT["epochs"], callbacks=[recorder], verbose=0)
     curves[label] = recorder.losses
     train_error = 1 - history.history["accuracy"][-1]  # during the last epoch, as in the paper's curves
-    test_error = 1 - model.evaluate(test_ds, verbose=0)[1]
+    test_error = np.nan if profile.is_grading else 1 - model.evaluate(test_ds, verbose=0)[1]  # grading: no time
     results.append({"net": label, "training error": train_error, "test error": test_error, "seconds": history.seconds})
     print(f"{label:32s} training error {train_error:.3f}  test error {test_error:.3f}  ({history.seconds:.0f} s)")
 

@@ -475,10 +475,13 @@ fig.tight_layout()
 # the teacher run with `training=False`?
 #
 # ### BEGIN SOLUTION
-# (Numbers depend on the run.) In the full profile the distilled student is typically about half a point to
-# a point more accurate than the same student alone, larger than the spread over seeds, and still below
-# the teacher. Same initialisation, data and epochs make the teacher's signal the only difference, so the
-# comparison measures distillation and not luck or extra training. The teacher is a fixed target: in
+# (Numbers depend on the run.) On the course's CPU (full profile, 3 seeds, 10,000 images, 10 epochs) we
+# measured 0.833 ± 0.002 alone, 0.833 ± 0.000 distilled, teacher 0.897: here the gain is *not* larger than
+# the spread — an honest answer says so. Possible reasons: a 32-unit student may be limited by capacity
+# rather than by overfitting (compare its training and test accuracy), and soft targets mainly help a
+# student that overfits or sees few labels; they cannot add capacity. A good answer reports its own numbers and reasons about them this way. Same
+# initialisation, data and epochs make the teacher's signal the only difference, so the comparison
+# measures distillation and not luck or extra training. The teacher is a fixed target: in
 # inference mode its batch norm uses its running statistics and its dropout is off, so its targets are
 # the ones it was evaluated with, deterministic, and its moving statistics are not overwritten by the
 # student's batches.

@@ -62,7 +62,7 @@ import tensorflow as tf
 
 from course import pretrained
 from course.data import CLASS_NAMES, fashion_mnist, normalise, photo, stratified_subset
-from course.grading import as_array, expect_close, expect_equal, expect_shape, expect_true
+from course.grading import as_array, expect_close, expect_shape, expect_true
 from course.viz import any_size, map_grid, neighbour_agreement, overlay, relu_swapped, signed_to_rgb, tsne_scatter
 
 if profile.is_grading:
