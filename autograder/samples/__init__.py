@@ -8,9 +8,9 @@ storing ``.ipynb`` files) keeps them in step with the sample assignment, and
 lets the vandal and the snoop aim at the real paths of the run they attack.
 
 `mistake_submissions` turns an assignment's typical-mistakes file
-(``autograder/samples/mistakes/<assignment>.py``) into one submission per
-mistake: the source notebooks, solutions in place, with only the named
-solution cells replaced.
+(``autograder/samples/mistakes/<assignment>.py``) into submissions: the
+source notebooks, solutions in place, with only the named solution cells
+replaced; independent mistakes share a submission (see `packing`).
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 
 import nbformat
+
+from autograder.samples.packing import Packed, pack
 
 SAMPLE_ID = "ag_sample"
 MISTAKES_DIR = Path(__file__).resolve().parent / "mistakes"
@@ -214,22 +216,23 @@ def load_mistakes(assignment_id: str) -> dict[str, dict[str, str]]:
     return mistakes
 
 
-def mistake_submissions(assignment_id: str, source_dir: Path, out_dir: Path) -> dict[str, str]:
-    """One submission per typical mistake; returns student id -> mistake description."""
+def mistake_submissions(assignment_id: str, source_dir: Path, out_dir: Path) -> dict[str, Packed]:
+    """Submissions carrying the typical mistakes, packed by `packing.pack`; student id -> its pack."""
     notebooks = {p.name: nbformat.read(p, as_version=4) for p in sorted(source_dir.glob("*.ipynb"))}
-    students = {}
-    for number, (description, replacements) in enumerate(load_mistakes(assignment_id).items(), start=1):
-        student = f"mistake-{number:02d}"
-        remaining = dict(replacements)
-        for name, nb in notebooks.items():
-            mine = {g: s for g, s in remaining.items() if g in _cells_by_id(nb)}
-            _write(out_dir / student / assignment_id, name, replace_cells(nb, mine))
-            for grade_id in mine:
-                remaining.pop(grade_id)
-        if remaining:
+    mistakes = load_mistakes(assignment_id)
+    known = set().union(*(_cells_by_id(nb) for nb in notebooks.values()))
+    for description, replacements in mistakes.items():
+        missing = set(replacements) - known
+        if missing:
             raise KeyError(f"mistake {description!r} of {assignment_id}: no cell with grade_id "
-                           f"{', '.join(map(repr, remaining))} in {', '.join(notebooks)}")
-        students[student] = description
+                           f"{', '.join(map(repr, sorted(missing)))} in {', '.join(notebooks)}")
+    students = {}
+    for number, packed in enumerate(pack(mistakes, list(notebooks.values())), start=1):
+        student = f"mistakes-{number:02d}"
+        for name, nb in notebooks.items():
+            mine = {g: s for g, s in packed.replacements.items() if g in _cells_by_id(nb)}
+            _write(out_dir / student / assignment_id, name, replace_cells(nb, mine))
+        students[student] = packed
     return students
 
 
