@@ -21,7 +21,7 @@ fi
 
 if [ -f course/nbrun.py ] && ls notebooks/*.ipynb >/dev/null 2>&1; then
   step "Lecture notebooks: executing each in the demo profile"
-  $PY -m course.nbrun notebooks --profile demo --outdir "$workdir/notebooks"
+  $PY -m course.nbrun notebooks --profile demo --out "$workdir/notebooks"
 else
   step "Lecture notebooks: none yet; skipped"
 fi

@@ -101,6 +101,7 @@ def configure_device(profile: Profile) -> dict:
     import tensorflow as tf
     import keras
 
+    tf.get_logger().setLevel("ERROR")  # retracing warnings on stderr would cost a test cell its points
     gpus = tf.config.list_physical_devices("GPU")
     info = {"gpus": [g.name for g in gpus], "device": "CPU", "mixed_precision": False}
     if gpus and profile.use_gpu:
