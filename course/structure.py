@@ -77,7 +77,11 @@ def layer_specs(model) -> list[LayerSpec]:
     raw = {}
     for layer in model.layers:
         config = layer.get_config()
-        settings = tuple(sorted((k, _setting_value(config[k])) for k in _SETTINGS if k in config))
+        settings = {k: _setting_value(config[k]) for k in _SETTINGS if k in config}
+        window = settings.get("kernel_size", settings.get("pool_size"))
+        if window is not None and set(window) == {1}:
+            settings.pop("padding", None)  # a 1x1 window gives the same output with 'same' or 'valid'
+        settings = tuple(sorted(settings.items()))
         raw[layer] = LayerSpec(type(layer).__name__, tuple(layer.output.shape[1:]),
                                int(layer.count_params()), settings, depth[layer])
     order = sorted(model.layers, key=lambda l: (raw[l].depth, raw[l].kind, str(raw[l].output_shape),

@@ -60,3 +60,10 @@ def test_not_a_model_is_explained():
 def test_specs_carry_keras_own_counts():
     model = residual_block()
     assert sum(s.params for s in layer_specs(model)) == model.count_params()
+
+
+def test_padding_of_a_1x1_convolution_does_not_matter():
+    def pointwise(padding):
+        x = keras.Input((9, 9, 4))
+        return keras.Model(x, keras.layers.Conv2D(8, 1, strides=2, padding=padding)(x))
+    assert differences(pointwise("same"), pointwise("valid")) == []

@@ -933,8 +933,9 @@ print(f"two t-SNE maps of {n_points} images in {time.perf_counter() - started:.1
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_class_discriminative", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # Measured here (shipped model): guided backprop maps for two different classes correlate at about
-# +0.9, vanilla saliency maps at about +0.2, Grad-CAM maps at about 0 on average (from +0.8 to -0.7
-# depending on the item). Guided backprop is the least class-discriminative, Grad-CAM the most.
+# +0.9 or more, vanilla saliency maps at about +0.2, Grad-CAM maps at +0.2 or less on average, from
+# +0.8 down to -0.7 depending on the item (the 4 or 6 items shown above). Guided backprop is the least
+# class-discriminative; Grad-CAM's maps move the most with the class.
 #
 # The class enters all three only through the gradient that starts at the top, dS_c/d(layer). In
 # guided backprop that signal then passes through every ReLU with two masks: the forward mask
