@@ -11,29 +11,13 @@ MISTAKES = {"description": {"<solution cell grade_id>": "<full replacement sourc
 """
 from __future__ import annotations
 
-from course.nbsource import REPO, build
+from functools import partial
 
-SOURCE = REPO / "assignments" / "05_architectures" / "architectures.py"
-_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-_CELLS = {cell.metadata["nbgrader"]["grade_id"]: cell.source
-          for cell in build(SOURCE).cells if "grade_id" in cell.metadata.get("nbgrader", {})}
+from autograder.samples.edits import MARKERS, SolutionEdits
 
-
-def _edit(grade_id: str, *replacements: tuple[str, str]) -> dict[str, str]:
-    """The solution cell `grade_id` as a student would submit it, with each (old, new) applied."""
-    source = "\n".join(line for line in _CELLS[grade_id].splitlines() if line.strip() not in _MARKERS)
-    for old, new in replacements:
-        if old not in source:
-            raise ValueError(f"mistake for {grade_id!r} no longer applies: {old!r} is not in the solution")
-        source = source.replace(old, new, 1)
-    return {grade_id: source}
-
-
-def _body(grade_id: str, body: str) -> dict[str, str]:
-    """The solution cell `grade_id` with the code between the solution markers replaced by `body`."""
-    source = _CELLS[grade_id]
-    start, end = source.index(_MARKERS[0]), source.index(_MARKERS[1]) + len(_MARKERS[1])
-    return {grade_id: source[:start] + body.strip() + source[end:]}
+_solution = SolutionEdits("05_architectures")
+_edit = partial(_solution.edit, first_only=True)
+_body = _solution.body
 
 
 MISTAKES = {
@@ -153,7 +137,7 @@ MISTAKES = {
 """),
     "inception module taken from course.models (imported at the top of the cell)":
         {"inception_module": "from course.models.blocks import inception_module as zoo_module\n\n\n"
-                             + _CELLS["inception_module"][:_CELLS["inception_module"].index(_MARKERS[0])]
+                             + _solution.cells["inception_module"][:_solution.cells["inception_module"].index(MARKERS[0])]
                              + "return zoo_module(x, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj, "
                                "name=f\"m{id(x)}\")\n"},
     "LeNet-5 built by models.build":
