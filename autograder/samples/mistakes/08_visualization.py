@@ -11,22 +11,10 @@ MISTAKES = {"description": {"<solution cell grade_id>": "<full replacement sourc
 """
 from __future__ import annotations
 
-from course.nbsource import REPO, build
+from autograder.samples.edits import SolutionEdits
 
-SOURCE = REPO / "assignments" / "08_visualization" / "visualization.py"
-_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-_CELLS = {cell.metadata["nbgrader"]["grade_id"]: cell.source
-          for cell in build(SOURCE).cells if "grade_id" in cell.metadata.get("nbgrader", {})}
-
-
-def _edit(grade_id: str, *replacements: tuple[str, str]) -> dict[str, str]:
-    """The solution cell `grade_id` as a student would submit it, with each (old, new) applied."""
-    source = "\n".join(line for line in _CELLS[grade_id].splitlines() if line.strip() not in _MARKERS)
-    for old, new in replacements:
-        if old not in source:
-            raise ValueError(f"mistake for {grade_id!r} no longer applies: {old!r} is not in the solution")
-        source = source.replace(old, new)
-    return {grade_id: source}
+_solution = SolutionEdits("08_visualization")
+_edit = _solution.edit
 
 
 _OCCLUSION_IN_PLACE = '''def occlusion_map(model: keras.Model, image: np.ndarray, class_index: int, patch: int = 6, stride: int = 2,
