@@ -28,7 +28,6 @@ from course.runtime import start
 profile = start()
 
 # %%
-import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -37,6 +36,7 @@ import tensorflow as tf
 
 from course import arith, data
 from course.plots import image_panel, number_grid
+from course.timing import best_time
 from course.widgets import LiveFigure, parse_kernel, player
 
 # %% [markdown]
@@ -243,15 +243,6 @@ def by_loop(x, w):
 def by_im2col(x, w):
     cols, n = im2col(x, 3, 1, 1)
     return (w.reshape(-1, w.shape[-1]).T @ cols).T.reshape(n, n, -1)
-
-
-def best_time(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
 
 
 methods = {"loop over positions": lambda: by_loop(photo_x, filters),

@@ -47,7 +47,6 @@ from course.runtime import start
 
 profile = start()
 
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -55,6 +54,7 @@ import tensorflow as tf
 
 from course.data import photo
 from course.grading import expect_close, expect_shape
+from course.timing import best_time
 
 # %% [markdown]
 # ## Conventions
@@ -342,16 +342,6 @@ check_conv(conv_forward_im2col, *random_case(13, (2, 5, 5, 4), (1, 1, 4, 3)), 1,
 # costs) on a small batch of real photos; the grading profile uses smaller photos.
 
 # %%
-def best_time(fn, repeats):
-    """Shortest wall time of `repeats` calls (the least disturbed by other work), and the result."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
 side = 40 if profile.is_grading else 64
 batch = np.stack([photo(name, size=side)[:side, :side] for name in ("chelsea", "coffee")]) / 255.0
 filters, biases = np.random.default_rng(0).normal(size=(3, 3, 3, 8)), np.zeros(8)
