@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=Path, default=None, help="file to write (default: stdout)")
     p = commands.add_parser("demo", parents=[common],
                             help="release everything, grade the sample submissions, write feedback, print grades")
+    p.add_argument("assignments", nargs="*", help="assignments to demonstrate (default: all)")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--mistakes", action="store_true",
                    help="also grade one submission per typical mistake of every assignment (slower)")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 sys.stdout.write(text)
         elif args.command == "demo":
-            results = api.demo(args.workdir, args.workers, args.mistakes)
+            results = api.demo(args.workdir, args.workers, args.mistakes, args.assignments)
             return 1 if any(r.status == "failed" for r in results) else 0
     except (api.AutograderError, LayoutError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -183,12 +183,14 @@ def export(workdir=None, db_url=None) -> str:
     return out.getvalue()
 
 
-def demo(workdir=None, workers: int | None = None, mistakes: bool = False) -> list[SubmissionResult]:
-    """Release everything, grade the bundled samples, write feedback, print the tables.
+def demo(workdir=None, workers: int | None = None, mistakes: bool = False,
+         assignment_ids: list[str] | None = None) -> list[SubmissionResult]:
+    """Release, grade the bundled samples, write feedback, print the tables.
 
     Each real assignment gets its source solution and its blank stub as two
     students, plus (``mistakes=True``) one student per typical mistake of
     its mistakes file; the sample assignment gets every sample case.
+    ``assignment_ids`` narrows the run (default: every assignment).
     """
     from .samples import SAMPLE_ID, build_sample_submissions, mistake_submissions
     from .sandbox import probe
@@ -197,8 +199,11 @@ def demo(workdir=None, workers: int | None = None, mistakes: bool = False) -> li
     submissions = ws.workdir / "demo-submissions"
     shutil.rmtree(submissions, ignore_errors=True)
     everything = list(assignment_sources())
+    unknown = sorted(set(assignment_ids or ()) - set(everything))
+    if unknown:
+        raise AutograderError(f"no assignment named {', '.join(unknown)}; the demo knows: {', '.join(everything)}")
     results = []
-    for aid in everything:
+    for aid in assignment_ids or everything:
         _release_one(ws, aid, force=False)
         if aid == SAMPLE_ID:
             isolated = probe().namespaces

@@ -11,7 +11,10 @@ test cells themselves, from TensorFlow/Keras or independent computations.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import inspect
+import re
+from types import CodeType
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -145,3 +148,76 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         x[i] = old
         grad[i] = (plus - minus) / (2 * h)
     return grad
+
+
+# --------------------------------------------------------------------------- the student's own code
+
+def _nested_code(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            yield from _nested_code(const)
+
+
+def _dotted_name(value) -> str:
+    """``package.module`` for a module, ``package.module.qualname`` for a function or class, else ''."""
+    if inspect.ismodule(value):
+        return value.__name__
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    return f"{module}.{qualname}" if isinstance(module, str) and isinstance(qualname, str) else ""
+
+
+def _is_answer(name: str, answers: Sequence[str]) -> bool:
+    """Whether ``name`` is an answer, lies inside one, or is a package through which one is reached."""
+    return any(name == a or name.startswith(a + ".") or a.startswith(name + ".") for a in answers)
+
+
+def answer_key_use(fn: Callable, answers: Sequence[str], _seen: set | None = None) -> str | None:
+    """Where ``fn``, or a notebook function it calls, uses one of ``answers``; None if nowhere.
+
+    The course package holds working versions of what some assignments ask
+    for (the model zoo, the visualisation toolkit...). A test that compares a
+    student's function with the course's own proves nothing if the function
+    just calls it, so test cells reject such solutions. ``answers`` are dotted
+    names of modules (``course.models``) or of single functions
+    (``course.viz.saliency``, so that the module's other helpers stay usable).
+    Two looks: the source text (an import inside the function) and the global
+    names its code uses.
+    """
+    seen = set() if _seen is None else _seen
+    fn = inspect.unwrap(fn)  # decorators such as tf.custom_gradient keep the student's function in __wrapped__
+    if fn in seen or not inspect.isfunction(fn):
+        return None
+    seen.add(fn)
+    if _is_answer(_dotted_name(fn), answers):
+        return f"{fn.__name__} is {_dotted_name(fn)}"
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = ""
+    for answer in answers:
+        package, _, name = answer.rpartition(".")
+        imported = rf"\b{re.escape(answer)}\b" + (rf"|\bfrom\s+{re.escape(package)}\s+import\b[^\n]*\b{name}\b"
+                                                    if package else "")
+        if re.search(imported, source):
+            return f"{fn.__name__} imports {answer}"
+    for code in _nested_code(fn.__code__):
+        for global_name in code.co_names:
+            value = fn.__globals__.get(global_name)
+            dotted = _dotted_name(value)
+            if dotted and _is_answer(dotted, answers):
+                return f"{fn.__name__} uses {global_name!r} ({dotted})"
+            if inspect.isfunction(value) and value.__module__ == fn.__module__:
+                found = answer_key_use(value, answers, seen)
+                if found:
+                    return found
+    return None
+
+
+def expect_own_code(fn, what: str, answers: Sequence[str], hint: str) -> None:
+    """``fn`` must be a function that does its work without the course's answers (see `answer_key_use`)."""
+    expect_true(callable(fn), what, f"expected a function, got {type(fn).__name__}", "define the function above",
+                quiet=True)
+    found = answer_key_use(fn, answers)
+    expect_true(found is None, what, f"your solution uses the course's own implementation ({found})", hint,
+                quiet=True)

@@ -218,3 +218,39 @@ def test_bad_input_gets_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", "no_such_assignment",
                            "--workdir", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "no assignment 'no_such_assignment'" in done.stderr
+
+
+def autograded_points(assignment_id: str) -> float:
+    """The points of an assignment's test cells, read from its source notebook's nbgrader metadata."""
+    total = 0.0
+    for path in (REPO / "assignments" / assignment_id).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution"):
+                total += meta["points"]
+    return total
+
+
+@pytest.mark.slow
+def test_demo_command_grades_writes_feedback_and_reruns_without_duplicates(tmp_path):
+    """`python -m autograder demo` as main.sh runs it, narrowed to one quick assignment, twice."""
+    aid, full = "02_arithmetic", autograded_points("02_arithmetic")
+    command = [sys.executable, "-m", "autograder", "demo", aid, "--workdir", str(tmp_path)]
+    for _ in range(2):
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith(("solution", "blank"))}
+        assert f"{full:g} / {full:g}" in rows["solution"] and f"0 / {full:g}" in rows["blank"], done.stdout
+    ws = Workspace.create(tmp_path)
+    for student in ("solution", "blank"):
+        assert list((ws.course_root / "feedback" / student / aid).glob("*.html")), f"no feedback for {student}"
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        students = db.execute("SELECT student.id FROM submitted_assignment JOIN assignment "
+                              "ON assignment.id = submitted_assignment.assignment_id "
+                              "JOIN student ON student.id = submitted_assignment.student_id "
+                              "WHERE assignment.name = ?", (aid,)).fetchall()
+    assert sorted(s for (s,) in students) == ["blank", "solution"]
+
+    unknown = subprocess.run(command[:4] + ["no_such_assignment", "--workdir", str(tmp_path)], cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+    assert unknown.returncode == 2 and "no assignment named no_such_assignment" in unknown.stderr

@@ -62,7 +62,7 @@ import tensorflow as tf
 
 from course import pretrained
 from course.data import CLASS_NAMES, fashion_mnist, normalise, photo, stratified_subset
-from course.grading import as_array, expect_close, expect_shape, expect_true
+from course.grading import as_array, expect_close, expect_own_code, expect_shape, expect_true
 from course.viz import any_size, map_grid, neighbour_agreement, overlay, relu_swapped, signed_to_rgb, tsne_scatter
 
 if profile.is_grading:
@@ -108,6 +108,18 @@ plt.show()
 # answers can be derived by hand, and those answers computed with NumPy.
 
 # %% nbgrader={"grade": false, "grade_id": "oracles", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# course.viz holds the lecture's own versions of what you write here (the demos use them): a
+# solution that calls them would prove nothing, so every test first checks that yours does not.
+VIZ_ANSWERS = tuple(f"course.viz.{name}" for name in (
+    "normalise_filters", "layer_model", "feature_maps", "occlusion_map", "class_score_gradient", "saliency",
+    "guided_relu", "guided_backprop", "grad_cam", "class_model", "penultimate_features", "tsne"))
+
+
+def expect_own_viz(fn, what):
+    expect_own_code(fn, what, VIZ_ANSWERS, "write it yourself with keras and tf.GradientTape; from course.viz "
+                    "use only the plotting and plumbing helpers imported at the top")
+
+
 def linear_model(shape, n_classes, seed):
     """score = b + sum(W * image): a classifier whose every visualisation is known in closed form.
 
@@ -230,6 +242,9 @@ def normalise_filters(kernel: np.ndarray) -> np.ndarray:
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_normalise_filters", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(normalise_filters, "normalise_filters")
+
+
 def check_normalise(kernel, what, quiet=False):
     k = kernel.astype(np.float64)
     expected = np.stack([(k[..., i] - k[..., i].min()) / (k[..., i].max() - k[..., i].min())
@@ -292,6 +307,9 @@ def feature_maps(model: keras.Model, images: np.ndarray, layer_name: str) -> np.
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_feature_maps", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(feature_maps, "feature_maps")
+
+
 def block1_by_hand(images, use_batch_statistics=False):
     """conv1 -> bn1 (inference: stored mean and variance) -> relu1, with TensorFlow's own ops."""
     kernel, = model.get_layer("conv1").get_weights()
@@ -374,6 +392,9 @@ def occlusion_map(model: keras.Model, image: np.ndarray, class_index: int, patch
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_occlusion_map", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(occlusion_map, "occlusion_map")
+
+
 def check_occlusion(shape, n_classes, class_index, patch, stride, fill, seed, what, quiet=False):
     net, weights, bias = linear_model(shape, n_classes, seed)
     image = np.random.default_rng(seed + 100).uniform(size=shape).astype(np.float32)
@@ -464,6 +485,9 @@ def saliency_map(model: keras.Model, image: np.ndarray, class_index: int) -> np.
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_saliency_map", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(saliency_map, "saliency_map")
+
+
 def check_saliency_linear(shape, n_classes, class_index, seed, what, quiet=False):
     """For score = b + sum(W * x) the gradient is W itself, so the saliency is max_c |W[..., c, class]|."""
     net, weights, _ = linear_model(shape, n_classes, seed)
@@ -521,6 +545,9 @@ def guided_relu(x):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_guided_relu", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(guided_relu, "guided_relu")
+
+
 def check_guided_relu(x, upstream, what, quiet=False):
     x = tf.constant(x, tf.float32)
     with tf.GradientTape() as tape:
@@ -560,6 +587,9 @@ def guided_backprop(model: keras.Model, image: np.ndarray, class_index: int) -> 
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_guided_backprop", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(guided_backprop, "guided_backprop")
+
+
 def check_guided_backprop(seed, class_index, what, quiet=False):
     net = relu_net(seed)
     image = np.random.default_rng(seed + 100).normal(size=(4, 4, 1)).astype(np.float32)
@@ -614,6 +644,9 @@ def grad_cam(model: keras.Model, image: np.ndarray, class_index: int, layer_name
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_grad_cam", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(grad_cam, "grad_cam")
+
+
 def check_grad_cam(seed, class_index, what, shape=(8, 8, 2), negative_head=False, quiet=False):
     net = cam_net(seed, shape=shape, negative_head=negative_head)
     image = np.random.default_rng(seed + 100).normal(size=shape).astype(np.float32)
@@ -723,6 +756,9 @@ def class_model_visualisation(model: keras.Model, class_index: int, steps: int =
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_class_model_visualisation", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(class_model_visualisation, "class_model_visualisation")
+
+
 def check_ascent(shape, n_classes, class_index, steps, learning_rate, l2, seed, what, quiet=False):
     """For a linear score the ascent can be followed exactly: each step adds lr * (w - 2 * l2 * I)."""
     net, weights, _ = linear_model(shape, n_classes, seed)
@@ -808,6 +844,9 @@ def penultimate_features(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_penultimate_features", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(penultimate_features, "penultimate_features")
+
+
 def check_penultimate(net, images, what, quiet=False):
     """The last layer is affine: scores = features @ W + b must reproduce the model's output."""
     kernel, bias = net.layers[-1].get_weights()
@@ -837,6 +876,9 @@ def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_tsne_2d", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect_own_viz(tsne_2d, "tsne_2d")
+
+
 def blobs(n_per_class, n_classes, dim, seed):
     """Well-separated Gaussian clusters: any embedding that keeps neighbours keeps them apart."""
     rng = np.random.default_rng(seed)

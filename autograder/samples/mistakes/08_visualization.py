@@ -67,6 +67,8 @@ MISTAKES = {
     "saliency of the softmax probability instead of the score":
         _edit("saliency_map", ("score = model(x, training=False)[0, class_index]",
                                "score = tf.nn.softmax(model(x, training=False))[0, class_index]")),
+    "saliency taken from course.viz":
+        _solution.body("saliency_map", "from course.viz import saliency\n    return saliency(model, image, class_index)"),
     # guided_relu
     "guided ReLU passes negative gradients (ordinary ReLU backward)":
         _edit("guided_relu", (" * tf.cast(upstream > 0, upstream.dtype)", "")),
@@ -76,6 +78,9 @@ MISTAKES = {
     "guided backprop through the original ReLUs (plain gradient)":
         _edit("guided_backprop", ("guided = relu_swapped(model, guided_relu)", "guided = model")),
     # grad_cam
+    "Grad-CAM taken from course.viz (imported at the top of the cell)":
+        {"grad_cam": "from course.viz import grad_cam as lecture_grad_cam\n\n\n" + _solution.body(
+            "grad_cam", "return lecture_grad_cam(model, image, class_index, layer_name)")["grad_cam"]},
     "Grad-CAM without the ReLU":
         _edit("grad_cam", ("cam = tf.nn.relu(tf.reduce_sum(weights * activations[0], axis=-1))",
                            "cam = tf.reduce_sum(weights * activations[0], axis=-1)")),
