@@ -8,9 +8,11 @@ functional classifier that outputs class scores (logits), such as the course's
 * weights and activations: `normalise_filters` / `filter_grid` (first-layer
   filters), `feature_maps` / `map_grid` (what a layer responds to),
   `any_size` (the convolutional layers run on a real photo of any size);
-* attribution: `occlusion_map` (Zeiler & Fergus), `saliency` (Simonyan et
-  al.), `guided_backprop` (Springenberg et al.), `grad_cam` (Selvaraju et al.),
-  `overlay` to draw a heat map over its image;
+* attribution: `occlusion_map` (Zeiler & Fergus) and `window_coverage` (which
+  of its windows covered the object), `saliency` (Simonyan et al.),
+  `guided_backprop` (Springenberg et al.; `guided_relu` and `deconvnet_relu`
+  are the slides' backward rules), `grad_cam` (Selvaraju et al.), `overlay` to
+  draw a heat map over its image;
 * optimisation: `class_model` (gradient ascent on the image, L2-regularised);
 * representation: `penultimate_features`, `tsne`, `tsne_scatter` and
   `neighbour_agreement` (a number for "similar things end up in similar places").
@@ -219,6 +221,21 @@ def occlusion_map(model: keras.Model, image, class_index: int, patch: int = 6, s
     return np.asarray(scores).reshape(rows, cols)
 
 
+def window_coverage(mask, patch: int, stride: int) -> np.ndarray:
+    """Fraction of each occlusion window covered by ``mask`` (H, W), on `occlusion_map`'s grid.
+
+    Tells which occlusion scores covered the object and which only background,
+    e.g. ``window_coverage(image[..., 0] > 0, 6, 2) == 0`` for pure background.
+    """
+    mask = np.asarray(mask, np.float64)
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask (H, W), got shape {mask.shape}; for an image use image[..., 0] > 0")
+    if not 0 < patch <= min(mask.shape) or stride < 1:
+        raise ValueError(f"need 0 < patch <= {min(mask.shape)} and stride >= 1, got patch={patch}, stride={stride}")
+    windows = np.lib.stride_tricks.sliding_window_view(mask, (patch, patch))[::stride, ::stride]
+    return windows.mean(axis=(2, 3))
+
+
 def saliency(model: keras.Model, image, class_index: int) -> np.ndarray:
     """|d score / d pixel|, maximum over the colour channels: (H, W) (Simonyan et al. 2014)."""
     _, gradient = class_score_gradient(model, image, class_index)
@@ -230,6 +247,19 @@ def guided_relu(x):
     """ReLU forward; backward passes only positive gradients, and only where the input was positive."""
     def backward(upstream):
         return upstream * tf.cast(x > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
+
+    return tf.nn.relu(x), backward
+
+
+@tf.custom_gradient
+def deconvnet_relu(x):
+    """ReLU forward; backward passes the positive gradients wherever they arrive (Zeiler & Fergus' deconvnet).
+
+    The third backward rule of the slides, beside the ordinary one (``x > 0``)
+    and the guided one (both masks): it ignores the forward input entirely.
+    """
+    def backward(upstream):
+        return upstream * tf.cast(upstream > 0, upstream.dtype)
 
     return tf.nn.relu(x), backward
 

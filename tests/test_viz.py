@@ -162,6 +162,38 @@ def test_guided_relu_gradient_is_zero_where_input_or_upstream_is_negative():
     assert np.all(gradient >= 0)
 
 
+def test_deconvnet_relu_gradient_ignores_the_input_sign():
+    x = tf.constant([[-2.0, -0.5, 0.5, 3.0]] * 2)
+    upstream = np.array([[1.5, -1.0, -2.0, 4.0], [-1.0, 2.0, 3.0, -0.5]], np.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = viz.deconvnet_relu(x)
+    gradient = tape.gradient(y, x, output_gradients=tf.constant(upstream)).numpy()
+    np.testing.assert_array_equal(y, [[0, 0, 0.5, 3.0]] * 2)
+    # by hand: keep the positive upstream values, wherever they are (also where x < 0)
+    np.testing.assert_array_equal(gradient, [[1.5, 0, 0, 4.0], [0, 2.0, 3.0, 0]])
+
+
+def test_window_coverage_by_hand_on_the_occlusion_grid():
+    mask = np.zeros((7, 9), bool)
+    mask[1:4, 2:6] = True  # a 3x4 object
+    patch, stride = 3, 2
+    coverage = viz.window_coverage(mask, patch, stride)
+    net, _, _ = linear_model((7, 9, 1), 2, seed=0)
+    assert coverage.shape == viz.occlusion_map(net, mask[..., None].astype(np.float32), 0, patch, stride).shape
+    assert coverage.shape == (3, 4)
+    # window (0, 1) covers rows 0-2, cols 2-4: rows 1-2 x cols 2-4 are object = 6 of 9 pixels
+    assert coverage[0, 1] == pytest.approx(6 / 9)
+    # window (1, 1): rows 2-4, cols 2-4: rows 2-3 = 6 of 9; window (2, 3): rows 4-6, cols 6-8: none
+    assert coverage[1, 1] == pytest.approx(6 / 9) and coverage[2, 3] == 0
+    # window (0, 2): rows 0-2, cols 4-6: rows 1-2 x cols 4-5 = 4 of 9
+    assert coverage[0, 2] == pytest.approx(4 / 9)
+    with pytest.raises(ValueError, match="2-D mask"):
+        viz.window_coverage(mask[..., None], patch, stride)
+    with pytest.raises(ValueError, match="patch"):
+        viz.window_coverage(mask, 8, 1)
+
+
 @pytest.mark.parametrize("seed, class_index", [(0, 1), (1, 0), (2, 2)])
 def test_guided_backprop_matches_hand_backprop(seed, class_index):
     net = relu_net(seed)
