@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -56,15 +57,6 @@ def out_shape(model, layer: str) -> tuple:
 
 def test_every_spec_name_is_registered():
     assert set(SPEC_NAMES) <= set(models.names()), set(SPEC_NAMES) - set(models.names())
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", SPEC_NAMES + ["densenet_bc100"])
-def test_every_name_adapts_to_fashion_mnist(name):
-    with keras.StatelessScope():
-        model = models.build(name, input_shape=(28, 28, 1), num_classes=10)
-    assert isinstance(model, keras.Model) and model.input_shape == (None, 28, 28, 1)
-    assert model.output_shape == (None, 10)
 
 
 # --------------------------------------------------------------------------- keras.applications
@@ -176,6 +168,50 @@ def test_googlenet_modules_match_table_1():
         # own widths (by 7% and 5%), the other seven agree within 2%.
         assert weights / 1024 == pytest.approx(paper_k, rel=0.08 if module in ("4c", "5a") else 0.02), module
     assert network_depth(model) == 22
+
+
+def _aux_head(model, prefix: str) -> int:
+    return sum(layer.count_params() for layer in model.layers if layer.name.startswith(prefix))
+
+
+def _main_path_is_unchanged(with_aux, plain):
+    """The option adds the heads and nothing else; off (the default), the model is the paper's."""
+    assert [layer.name for layer in with_aux.layers if not layer.name.startswith("aux")] == [
+        layer.name for layer in plain.layers]
+    assert plain.output_names == ["predictions"] and with_aux.output_names[0] == "predictions"
+
+
+def test_googlenet_auxiliary_classifiers_follow_section_5():
+    plain, aux = shapes_only("googlenet"), shapes_only("googlenet", aux_classifiers=True)
+    _main_path_is_unchanged(aux, plain)
+    assert aux.output_names == ["predictions", "aux1_predictions", "aux2_predictions"]
+    assert [tuple(output.shape) for output in aux.outputs] == [(None, 1000)] * 3
+    # By hand, at 224x224: 4a gives 14x14x512 and 4d 14x14x528; 5x5/3 average pooling -> 4x4.
+    # 1x1 conv to 128 with biases, FC 4*4*128 -> 1024, linear 1024 -> 1000 classes:
+    #   aux1: 512*128 + 128 + (2048*1024 + 1024) + (1024*1000 + 1000) = 65,664 + 2,098,176 + 1,025,000
+    #   aux2: 528*128 + 128 + ... = 67,712 + 2,098,176 + 1,025,000
+    assert (out_shape(aux, "aux1_pool"), out_shape(aux, "aux2_pool")) == ((4, 4, 512), (4, 4, 528))
+    assert _aux_head(aux, "aux1_") == 3_188_840
+    assert _aux_head(aux, "aux2_") == 3_190_888
+    assert aux.get_layer("aux1_drop").rate == 0.7
+    assert aux.count_params() == plain.count_params() + 3_188_840 + 3_190_888
+
+
+def test_inception_v3_auxiliary_classifier_sits_on_the_17x17_grid():
+    plain, aux = shapes_only("inception_v3"), shapes_only("inception_v3", aux_classifiers=True)
+    _main_path_is_unchanged(aux, plain)
+    assert aux.output_names == ["predictions", "aux_predictions"]
+    assert [tuple(output.shape) for output in aux.outputs] == [(None, 1000)] * 2
+    assert aux.get_layer("aux_pool").input.shape[1:] == (17, 17, 768)  # the last 17x17 module
+    # By hand, at 299x299: 5x5/3 pooling -> 5x5x768; convolutions without biases, batch norm
+    # without scale (beta, moving mean and variance: 3 numbers per channel):
+    #   1x1 conv to 128:                 768*128 + 3*128      =    98,688
+    #   5x5 'valid' conv to 768 (-> 1x1): 25*128*768 + 3*768   = 2,459,904
+    #   linear 768 -> 1000:              768*1000 + 1000      =   769,000
+    assert out_shape(aux, "aux_5x5_conv") == (1, 1, 768)
+    assert isinstance(aux.get_layer("aux_5x5_bn"), keras.layers.BatchNormalization)
+    assert _aux_head(aux, "aux_") == 98_688 + 2_459_904 + 769_000 == 3_327_592
+    assert aux.count_params() == plain.count_params() + 3_327_592
 
 
 @pytest.mark.slow
@@ -342,27 +378,73 @@ def test_partial_connection_equals_a_masked_keras_convolution():
     assert sum(map(len, C3_CONNECTIONS)) == 60 and layer.count_params() == 1516
 
 
-# --------------------------------------------------------------------------- round trips
+# --------------------------------------------------------------------------- Fashion-MNIST size and round trips
 
-# Every custom layer and every family's wiring; deeper siblings repeat the same blocks.
-ROUND_TRIP = [("lenet5_paper", {}), ("alexnet", {}), ("nin", {}), ("googlenet", {}),
-              ("resnet20", {"stochastic_depth": 0.2}), ("preact_resnet18", {}),
-              ("resnext", {"depth": 50, "cardinality": 8, "width": 32}),
-              ("wide_resnet", {"depth": 10, "width": 2, "dropout": 0.3}),
-              ("densenet_cifar", {"depth": 16}), ("inception_v3", {})]
+FASHION = {"input_shape": (28, 28, 1), "num_classes": 10}
+BATCH = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
+# A family builder's defaults are one of the registered models; round-trip it in another
+# configuration instead, one that exercises an option or a custom layer.
+FAMILY_OPTIONS = {"vgg": {"config": "A", "dropout": 0.3},
+                  "resnet": {"depth": 18, "shortcut": "A", "stochastic_depth": 0.2},
+                  "resnet_cifar": {"depth": 8, "stochastic_depth": 0.5},
+                  "resnext": {"depth": 50, "cardinality": 8, "width": 32},
+                  "wide_resnet": {"depth": 10, "width": 2, "dropout": 0.3},
+                  "densenet": {"blocks": (2, 2, 2, 2), "growth_rate": 12},
+                  "densenet_cifar": {"depth": 16}}
+VARIANTS = [("googlenet", {"aux_classifiers": True}), ("inception_v3", {"aux_classifiers": True}),
+            ("alexnet", {"two_streams": True})]
+QUICK = {"lenet5", "lenet5_paper", "nin", "resnet_cifar", "densenet_cifar"}  # round trip in 1-5 s under load
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, options", ROUND_TRIP)
-def test_small_model_round_trips_through_keras_file(name, options, tmp_path):
-    """Save to .keras, load, and get identical predictions, at Fashion-MNIST size."""
-    model = models.build(name, input_shape=(28, 28, 1), num_classes=10, **options)
-    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
-    before = model.predict(x, verbose=0)
-    assert before.shape == (2, 10) and np.allclose(before.sum(axis=1), 1, atol=1e-4)
-    path = tmp_path / f"{name}.keras"
+def _case(name: str, options: dict):
+    marks = () if name in QUICK else pytest.mark.slow
+    return pytest.param((name, options), id="-".join([name, *options]), marks=marks)
+
+
+class RoundTrip(NamedTuple):
+    model: keras.Model
+    loaded: keras.Model
+    before: list   # predictions on BATCH, one array per output
+    after: list
+
+
+def _predict(model: keras.Model) -> list:
+    return [np.asarray(y) for y in keras.tree.flatten(model(BATCH, training=False))]
+
+
+@pytest.fixture(scope="module", params=[_case(name, FAMILY_OPTIONS.get(name, {})) for name in models.names()]
+                + [_case(name, options) for name, options in VARIANTS])
+def round_trip(request, tmp_path_factory) -> RoundTrip:
+    """Every name, built once at Fashion-MNIST size, saved to .keras and loaded back."""
+    name, options = request.param
+    model = models.build(name, **FASHION, **options)
+    path = tmp_path_factory.mktemp("zoo") / f"{name}.keras"
     model.save(path)
-    np.testing.assert_array_equal(keras.models.load_model(path).predict(x, verbose=0), before)
+    loaded = keras.saving.load_model(path, compile=False)
+    path.unlink()  # up to a quarter of a gigabyte each
+    return RoundTrip(model, loaded, _predict(model), _predict(loaded))
+
+
+def test_every_name_adapts_to_fashion_mnist(round_trip):
+    model = round_trip.model
+    assert isinstance(model, keras.Model) and model.input_shape == (None, 28, 28, 1)
+    assert [tuple(output.shape) for output in model.outputs] == [(None, 10)] * len(model.outputs)
+    for probabilities in round_trip.before:
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+
+
+def test_round_trip_keeps_every_layer_and_parameter(round_trip):
+    model, loaded = round_trip.model, round_trip.loaded
+    assert [(layer.name, type(layer)) for layer in loaded.layers] == [
+        (layer.name, type(layer)) for layer in model.layers]
+    assert loaded.output_names == model.output_names
+    assert loaded.count_params() == model.count_params()
+
+
+def test_round_trip_predicts_identically(round_trip):
+    assert len(round_trip.after) == len(round_trip.before)
+    for after, before in zip(round_trip.after, round_trip.before):
+        np.testing.assert_array_equal(after, before)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -128,6 +128,33 @@ def inception_module(x, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int
     return layers.Concatenate(name=f"{name}_output")([branch1, branch3, branch5, pool])
 
 
+AUX_POOL = 5  # both Inception papers pool the auxiliary head's input 5x5 with stride 3
+
+
+def _aux_pool(x, name: str):
+    """5x5 average pooling, stride 3 ('valid'). A grid smaller than the window (a small input
+    image) is pooled whole instead, so Fashion-MNIST-sized models can keep their heads."""
+    window = tuple(min(AUX_POOL, side) for side in x.shape[1:3])
+    return layers.AveragePooling2D(window, strides=3, name=f"{name}_pool")(x)
+
+
+def googlenet_aux_classifier(x, num_classes: int, *, name: str, activation: str | None = "softmax",
+                             dropout: float = 0.7):
+    """GoogLeNet's auxiliary classifier (Szegedy et al. 2015, section 5), for inception 4a and 4d.
+
+    A training aid: its loss, weighted 0.3, adds gradient to the middle of the
+    network; at test time it is dropped. Layers: 5x5/3 average pooling (14x14
+    -> 4x4 at 224x224), 1x1 convolution to 128 maps with ReLU, a 1024-unit
+    fully connected layer with ReLU, 70% dropout, and the linear classifier.
+    """
+    x = _aux_pool(x, name)
+    x = conv_relu(x, 128, 1, name=f"{name}_conv")
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
+    x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    return classifier(x, num_classes, activation, name=f"{name}_predictions")
+
+
 def _v3_conv(x, filters, kernel_size, strides=1, padding="same", *, name):
     # Inception v3 convolutions: no bias, batch norm without scale (ReLU follows), as in TF's model.
     return conv_bn_relu(x, filters, kernel_size, strides, name=name, padding=padding,
@@ -194,6 +221,24 @@ def inception_v3_reduction(x, paths: Sequence[Sequence[tuple]], *, name: str):
         outputs.append(y)
     outputs.append(layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x))
     return layers.Concatenate(name=name)(outputs)
+
+
+def inception_v3_aux_classifier(x, num_classes: int, *, name: str, activation: str | None = "softmax"):
+    """Inception v3's auxiliary classifier on the last 17x17 grid (Szegedy et al. 2016, Fig. 8).
+
+    The paper keeps only this upper head and finds it acts as a regulariser,
+    more so with batch normalisation in it. Layers as in TensorFlow's trained
+    model: 5x5/3 average pooling (17x17 -> 5x5), a 1x1 convolution to 128
+    maps, a 5x5 'valid' convolution to 768 maps (a fully connected layer over
+    the 5x5 grid; smaller on a smaller grid), both batch-normalised, then the
+    linear classifier.
+    """
+    x = _aux_pool(x, name)
+    x = _v3_conv(x, 128, 1, name=f"{name}_1x1")
+    x = _v3_conv(x, 768, tuple(min(AUX_POOL, side) for side in x.shape[1:3]), padding="valid",
+                 name=f"{name}_5x5")
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    return classifier(x, num_classes, activation, name=f"{name}_predictions")
 
 
 # --------------------------------------------------------------------------- residual blocks
