@@ -47,7 +47,8 @@ def _digest(path) -> str:
 
 def test_there_are_lecture_notebooks():
     names = {p.stem for p in NOTEBOOKS}
-    assert {"01_convolution", "02_arithmetic", "05_dropout_batchnorm", "08_speedup"} <= names, names
+    assert {"01_convolution", "02_arithmetic", "03_architecture_tour", "04_depth_residuals", "05_dropout_batchnorm",
+            "06_transfer_distillation", "07_visualization", "08_speedup"} <= names, names
 
 
 @pytest.mark.slow

@@ -51,6 +51,9 @@ MISTAKES = {
                                     "(y_true, student_logits / temperature, from_logits=True)")),
     "sum over the batch instead of the mean":
         _edit("distillation_loss", ("kl = tf.reduce_mean(", "kl = tf.reduce_sum(")),
+    "distillation loss taken from course.distill":
+        _solution.body("distillation_loss", "from course.distill import distillation_loss as lecture_loss\n"
+                       "    return lecture_loss(y_true, student_logits, teacher_logits, temperature, alpha)"),
     # Distiller
     "teacher trained too (inside the tape, all variables)":
         _edit("distiller", _TEACHER_INSIDE_TAPE,
