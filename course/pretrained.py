@@ -10,16 +10,24 @@ edited or swapped file is refused with a message saying how to fix it.
 
 Shipped models
 --------------
-``fashion_source5``  trained on Fashion-MNIST classes 0-4 only (T-shirt/top,
-                     Trouser, Pullover, Dress, Coat). The *source* model of the
-                     transfer-learning assignment: classes 5-9 are a similar
-                     task it has never seen, scikit-learn's digits a different one.
+``fashion_source5``  trained on five Fashion-MNIST classes only: 0, 1, 2, 5, 7
+                     (T-shirt/top, Trouser, Pullover, Sandal, Sneaker). The
+                     *source* model of the transfer-learning assignment: the
+                     other five classes (Dress, Coat, Shirt, Bag, Ankle boot)
+                     are a similar task it has never seen, scikit-learn's
+                     digits a different one.
 ``fashion_cnn``      trained on all ten classes. The course's model: the teacher
                      in the distillation assignment and the network the
                      visualization and quantization demos look inside.
 
-Two models rather than one: a source model that had already seen classes 5-9
-would make the "similar data set" transfer experiment meaningless.
+Two models rather than one: a source model that had already seen the target
+classes would make the "similar data set" transfer experiment meaningless. The
+source's classes are interleaved rather than 0-4 on purpose: "similar" must
+mean that the source learned features the target needs. A source trained on
+tops, trousers, dresses and coats has never seen a shoe, and on 0-4 -> 5-9 a
+network trained from scratch beat every transfer strategy (measured, see
+``assignments/06_transfer``); with a pullover and a sneaker among its classes,
+the source knows what a coat and an ankle boot are made of.
 
 Both share one architecture (`fashion_cnn_architecture`): three conv blocks
 (conv -> batch norm -> ReLU, pooling between blocks), global average pooling, a
@@ -97,10 +105,10 @@ class Shipped:
 REGISTRY: dict[str, Shipped] = {
     "fashion_source5": Shipped(
         builder=lambda: fashion_cnn_architecture(5, name="fashion_source5"),
-        classes=(0, 1, 2, 3, 4),
-        sha256="7352783f587a2b77a4c974b811b6b511591e0d5cfe591813c0cf0eac8330a53e",
-        test_accuracy=0.9182,
-        summary="source model for transfer learning: Fashion-MNIST classes 0-4 only"),
+        classes=(0, 1, 2, 5, 7),
+        sha256="d4b1f0186d4aa69ea20477b3a8ccc1966c27f55a6ba683c7d22820369d6d0859",
+        test_accuracy=0.975,
+        summary="source model for transfer learning: Fashion-MNIST classes 0, 1, 2, 5, 7 only"),
     "fashion_cnn": Shipped(
         builder=lambda: fashion_cnn_architecture(10, name="fashion_cnn"),
         classes=tuple(range(10)),

@@ -28,6 +28,9 @@ MISTAKES = {
         _edit("feature_extractor", ('base = keras.Model(source.input, source.get_layer("features").output, name="base")',
                                     'fresh = pretrained.build("fashion_source5")\n'
                                     '    base = keras.Model(fresh.input, fresh.get_layer("features").output, name="base")')),
+    "feature extractor taken from course.transfer":
+        _solution.body("feature_extractor", "from course import transfer\n"
+                       "    return transfer.build_feature_extractor(source, num_classes)"),
     # unfreeze_top
     "no recompile after unfreezing":
         _edit("unfreeze_top", (_COMPILE, "")),
