@@ -184,6 +184,9 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str 
     executor = SandboxedExecute(
         spec, spec_file, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
         max_output_bytes=job.max_output_bytes, raise_on_iopub_timeout=False, iopub_timeout=10,
+        # The outputs are in hand when the last cell ends, and the sandbox's uid is killed right after:
+        # a graceful shutdown would only wait for the kernel to tidy up a scratch folder we delete anyway.
+        shutdown_kernel="immediate",
         extra_arguments=["--HistoryManager.hist_file=:memory:"])
     problem = None
     try:
