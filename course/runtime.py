@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import platform
 import random
 import sys
+import time
 
 PROFILE_ENV = "COURSE_PROFILE"
 
@@ -146,3 +148,18 @@ def start(profile: str | None = None, seed: int = 0, verbose: bool = True) -> Pr
         print(f"versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
         print(f"seed    : {seed}")
     return chosen
+
+
+def provenance(command: str, began: float) -> dict:
+    """Where a precomputed result came from, to store beside it: machine, versions, command, wall time.
+
+    A notebook that draws stored numbers instead of measuring them live must say
+    what produced them, so that anyone can re-run the command and compare.
+    """
+    import keras
+    import tensorflow as tf
+
+    return {"machine": f"{platform.machine()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+                       f"Python {sys.version.split()[0]}",
+            "command": command,
+            "wall_seconds": round(time.time() - began, 1)}

@@ -35,3 +35,17 @@ def test_start_seeds_and_reports(capsys):
     out = capsys.readouterr().out
     assert "profile : grading" in out and "device  : CPU" in out and "TensorFlow 2.21" in out
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_provenance_names_the_versions_the_command_and_the_wall_time():
+    import platform
+    import time
+
+    import keras
+    import tensorflow as tf
+
+    record = runtime.provenance("python notebooks/data/example.py", time.time() - 2.0)
+    assert record["command"] == "python notebooks/data/example.py"
+    assert 2.0 <= record["wall_seconds"] < 60
+    assert record["machine"].startswith(platform.machine())
+    assert f"TensorFlow {tf.__version__}" in record["machine"] and f"Keras {keras.__version__}" in record["machine"]

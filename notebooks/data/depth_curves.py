@@ -10,8 +10,6 @@ runs exactly this function live in the full profile (more data and epochs).
 from __future__ import annotations
 
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -46,19 +44,13 @@ def train_curves(names=MODELS, train_images=4000, validation_images=1000, epochs
 
 
 def main() -> int:
-    from course.runtime import start
+    from course.runtime import provenance, start
 
     start("grading", verbose=False)  # deterministic, CPU
-    import keras
-    import tensorflow as tf
-
     began = time.time()
     curves = train_curves(**{k: v for k, v in RECIPE.items() if k != "optimizer"})
     record = {"recipe": RECIPE, "curves": curves,
-              "machine": f"{platform.machine()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-                         f"Python {sys.version.split()[0]}",
-              "command": "python notebooks/data/depth_curves.py",
-              "wall_seconds": round(time.time() - began, 1)}
+              **provenance("python notebooks/data/depth_curves.py", began)}
     (HERE / "depth_curves.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {HERE / 'depth_curves.json'}")
     return 0

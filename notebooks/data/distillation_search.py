@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -76,10 +74,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed per config; prints only, writes nothing")
     args = parser.parse_args(argv)
-    from course.runtime import start
+    from course.runtime import provenance, start
 
     start("grading", verbose=False)  # deterministic, CPU
-    import keras
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
@@ -89,10 +86,7 @@ def main(argv=None) -> int:
         return 0
     record = {"test_images": TEST_IMAGES, "teacher_accuracy": teacher_accuracy, "batch_size": 64,
               "optimizer": "Adam 2e-3, cosine decay to 0", "rows": rows,
-              "machine": f"{platform.machine()}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-                         f"Python {sys.version.split()[0]}",
-              "command": "python notebooks/data/distillation_search.py",
-              "wall_seconds": round(time.time() - began, 1)}
+              **provenance("python notebooks/data/distillation_search.py", began)}
     (HERE / "distillation_search.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {HERE / 'distillation_search.json'}")
     return 0
