@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from course import pretrained
+from course.train import batchnorm_layers
 
 SOURCE = "fashion_source5"
 SOURCE_CLASSES = pretrained.entry(SOURCE).classes  # the Fashion-MNIST classes the source was trained on
@@ -49,11 +50,8 @@ def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
 
 def freeze_batch_norm(model: keras.Model) -> None:
     """Freeze every BatchNormalization layer: in Keras 3 that is what keeps it in inference mode under ``fit``."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            freeze_batch_norm(layer)
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+    for layer in batchnorm_layers(model):
+        layer.trainable = False
 
 
 def base_of(source: keras.Model, name: str = "base") -> keras.Model:

@@ -123,7 +123,7 @@ else:
     precomputed = Path.cwd() / "data" / "depth_curves.json"
     if not precomputed.is_file():
         raise FileNotFoundError(f"{precomputed} is missing: run `python notebooks/data/depth_curves.py` once "
-                                "(about half an hour on a 2-core CPU), or use the full profile to train live")
+                                "(about 11 minutes on a 2-core CPU), or use the full profile to train live")
     record = json.loads(precomputed.read_text(encoding="utf-8"))
     recipe, curves = record["recipe"], record["curves"]
     source = f"precomputed ({record['machine']}; {record['command']})"
@@ -149,10 +149,12 @@ plt.show()
 
 # %% [markdown]
 # We compare **training** error, as He et al.'s figure does: it shows that the
-# deeper plain network is harder to *optimise*, not that it overfits. (After
-# only a few hundred steps the validation numbers mostly measure how far
-# BatchNormalization's running averages have come, see notebook 5; the full
-# profile trains long enough for them to mean something.)
+# deeper plain network is harder to *optimise*, not that it overfits. The
+# validation error follows the same order. (A run this short needs batch
+# normalisation's running averages to follow quickly: `train.set_batchnorm_momentum`
+# sets their momentum to 0.9 instead of Keras's 0.99, see notebook 5; with 0.99
+# every one of these nets scores near chance in inference mode after a few
+# hundred steps.)
 
 # %%
 final = pd.DataFrame({name: {"final training loss": c["loss"][-1],

@@ -1,6 +1,7 @@
 """The training helper: learns, respects the time budget, plots."""
 import keras
 import numpy as np
+import pytest
 
 from course import data, train
 from course.runtime import current_profile
@@ -40,3 +41,25 @@ def test_a_compiled_model_keeps_its_own_settings(fashion):
     train.fit(model, train_ds.take(2), epochs=1, profile="grading", verbose=0)
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     assert np.isfinite(model.evaluate(train_ds.take(1), verbose=0))
+
+
+def test_batchnorm_momentum_sets_how_fast_running_averages_follow():
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(name="inner_bn")], name="inner")
+    inputs = keras.Input((3,))
+    outputs = inner(keras.layers.BatchNormalization(name="outer_bn")(inputs))
+    model = train.set_batchnorm_momentum(keras.Model(inputs, outputs), 0.9)
+    assert [model.get_layer("outer_bn").momentum, inner.get_layer("inner_bn").momentum] == [0.9, 0.9]
+    # One training step: running mean = 0.9 * 0 + 0.1 * batch mean (by hand)
+    x = np.array([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]], "float32")
+    model(x, training=True)
+    np.testing.assert_allclose(model.get_layer("outer_bn").moving_mean, 0.1 * x.mean(axis=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("momentum, model, message", [
+    (1.0, keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()]), "must be in \\[0, 1\\)"),
+    (0.9, keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)], name="dense_only"),
+     "'dense_only' has no BatchNormalization"),
+])
+def test_batchnorm_momentum_rejects_what_it_cannot_use(momentum, model, message):
+    with pytest.raises(ValueError, match=message):
+        train.set_batchnorm_momentum(model, momentum)
