@@ -80,6 +80,47 @@ def test_demo_profile_keeps_every_cell_quick(notebook, executed):
     assert not slow, f"{notebook.name}: cells over {DEMO_CELL_LIMIT_S:.0f} s in the demo profile: {slow}"
 
 
+# --------------------------------------------------------------------------- precomputed data the demos draw
+
+def _precomputed(name: str):
+    """A notebooks/data script (imported, not run) and the JSON record it wrote."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(name, NOTEBOOK_DIR / "data" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script, json.loads((NOTEBOOK_DIR / "data" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def test_depth_curves_were_written_by_their_recipe_and_show_the_lecture_claims():
+    script, record = _precomputed("depth_curves")
+    assert record["recipe"] == script.RECIPE, "depth_curves.json is stale: run python notebooks/data/depth_curves.py"
+    final = {name: {k: v[-1] for k, v in curve.items() if isinstance(v, list)}
+             for name, curve in record["curves"].items()}
+    assert set(final) == set(script.MODELS)
+    assert all(len(record["curves"][name]["loss"]) == script.RECIPE["epochs"] for name in final)
+    # He et al.: the deeper plain net has the higher *training* error; with shortcuts depth helps
+    assert final["plain56"]["accuracy"] < final["plain20"]["accuracy"] - 0.05
+    assert final["resnet56"]["loss"] < final["resnet20"]["loss"] < final["plain20"]["loss"]
+    # and the validation numbers mean something (batch-norm running averages settled), in the same order
+    assert final["plain56"]["val_accuracy"] < final["plain20"]["val_accuracy"] < final["resnet56"]["val_accuracy"]
+    assert min(f["val_accuracy"] for f in final.values()) > 0.3
+
+
+def test_distillation_search_contains_the_chosen_setting_with_a_gain_beyond_the_spread():
+    script, record = _precomputed("distillation_search")
+    rows = {(r["student"], r["train_images"], r["epochs"], r["temperature"], r["alpha"]): r for r in record["rows"]}
+    assert set(rows) == {(f"mlp{h}", n, e, t, a) for h, n, e, t, a in script.CONFIGS}
+    chosen = script.CHOSEN
+    row = rows[f"mlp{chosen['hidden_units']}", chosen["train_images"], chosen["epochs"], chosen["temperature"],
+               chosen["alpha"]]
+    gains = [d - a for d, a in zip(row["distilled"], row["alone"])]
+    assert len(gains) >= 3 and min(gains) > 0, gains  # every seed gains
+    assert sum(gains) / len(gains) > 3 * max(row["alone_std"], row["distilled_std"])
+    assert row["distilled_mean"] < record["teacher_accuracy"]
+
+
 # --------------------------------------------------------------------------- the runner itself
 
 def _write_notebook(path, *sources):
