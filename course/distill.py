@@ -108,7 +108,7 @@ def mlp_student(hidden_units: int = 32, num_classes: int = 10, input_shape: tupl
     inputs = keras.Input(input_shape, name="image")
     x = keras.layers.Flatten(name="flatten")(inputs)
     x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
-    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x), name=f"mlp{hidden_units}")
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits", dtype="float32")(x), name=f"mlp{hidden_units}")
 
 
 def predict_logits(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:

@@ -82,7 +82,7 @@ def fashion_cnn_architecture(num_classes: int = 10, input_shape: tuple = (28, 28
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(feature_units, activation="relu", name="features")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, name="logits")(x)
+    outputs = layers.Dense(num_classes, name="logits", dtype="float32")(x)  # float32 even under mixed precision
     return keras.Model(inputs, outputs, name=name)
 
 

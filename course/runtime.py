@@ -31,6 +31,8 @@ import sys
 import time
 
 PROFILE_ENV = "COURSE_PROFILE"
+PRECISION_ENV = "COURSE_PRECISION"
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,34 +95,68 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def choose_precision(requested: str | None, gpu_capabilities: list) -> str:
+    """The Keras dtype policy to run with.
+
+    ``requested`` (from ``COURSE_PRECISION``) wins unless it is ``auto`` or
+    unset. Auto means ``mixed_float16`` when there are GPUs and every one has
+    tensor cores (compute capability 7.0 or more, given as ``(major, minor)``
+    or None when unknown): older cards compute float16 no faster and only
+    lose precision. Without a GPU, float32.
+    """
+    requested = requested or "auto"
+    if requested not in PRECISIONS:
+        raise ValueError(f"unknown precision {requested!r} (environment variable {PRECISION_ENV}): "
+                         f"choose one of {', '.join(PRECISIONS)}")
+    if requested != "auto":
+        return requested
+    fast_float16 = bool(gpu_capabilities) and all(c is not None and tuple(c) >= (7, 0) for c in gpu_capabilities)
+    return "mixed_float16" if fast_float16 else "float32"
+
+
+def _compute_capability(gpu):
+    import tensorflow as tf
+
+    try:
+        return tf.config.experimental.get_device_details(gpu).get("compute_capability")
+    except (RuntimeError, ValueError):
+        return None
+
+
 def configure_device(profile: Profile) -> dict:
     """Set up the device the profile asks for; return what was found.
 
-    On a GPU: memory growth (so several notebooks can share a card) and the
-    ``mixed_float16`` policy, which is where mixed precision pays off. On CPU:
-    float32, and op determinism when the profile wants reproducible numbers.
+    On a GPU: memory growth (so several notebooks can share a card) and, on
+    cards with tensor cores, the ``mixed_float16`` policy, which is where mixed
+    precision pays off. On CPU: float32. Op determinism when the profile wants
+    reproducible numbers. ``COURSE_PRECISION`` overrides the policy: ``float32``
+    turns mixed precision off on a GPU, ``mixed_float16`` rehearses the GPU's
+    policy on a CPU (slowly: CPUs emulate most float16 arithmetic).
     """
     import tensorflow as tf
     import keras
 
     tf.get_logger().setLevel("ERROR")  # retracing warnings on stderr would cost a test cell its points
     gpus = tf.config.list_physical_devices("GPU")
-    info = {"gpus": [g.name for g in gpus], "device": "CPU", "mixed_precision": False}
+    info = {"gpus": [g.name for g in gpus], "device": "CPU"}
+    capabilities = []
     if gpus and profile.use_gpu:
         for gpu in gpus:
             try:
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:
                 pass  # already initialised by an earlier cell: growth cannot change any more
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        info.update(device=f"GPU x{len(gpus)}", mixed_precision=True)
-    else:
-        if gpus:  # grading profile on a GPU machine: stay on CPU, identical to the grader
-            try:
-                tf.config.set_visible_devices([], "GPU")
-            except RuntimeError:
-                pass
-        keras.mixed_precision.set_global_policy("float32")
+        capabilities = [_compute_capability(gpu) for gpu in gpus]
+        known = [f"{c[0]}.{c[1]}" for c in capabilities if c]
+        info["device"] = f"GPU x{len(gpus)}" + (f" (compute capability {', '.join(known)})" if known else "")
+    elif gpus:  # grading profile on a GPU machine: stay on CPU, identical to the grader
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:
+            pass
+    info["policy"] = choose_precision(os.environ.get(PRECISION_ENV), capabilities)
+    info["mixed_precision"] = info["policy"] != "float32"
+    keras.mixed_precision.set_global_policy(info["policy"])
     if profile.deterministic:
         tf.config.experimental.enable_op_determinism()
     info["threads"] = os.cpu_count()
@@ -143,7 +179,7 @@ def start(profile: str | None = None, seed: int = 0, verbose: bool = True) -> Pr
         print(f"profile : {chosen.name} (train {chosen.train_size or 'all'}, "
               f"{chosen.epochs} epochs, budget {chosen.time_budget_s:.0f} s per run)")
         print(f"device  : {info['device']}"
-              + (" with mixed precision" if info["mixed_precision"] else "")
+              + (f" with mixed precision ({info['policy']})" if info["mixed_precision"] else "")
               + (f"; GPUs seen: {', '.join(info['gpus'])}" if info["gpus"] else "; no GPU found"))
         print(f"versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
         print(f"seed    : {seed}")

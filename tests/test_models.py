@@ -508,3 +508,21 @@ def test_comparison_table_equals_the_builders_counts_and_quotes_the_slides():
     matplotlib.use("Agg")
     ax = plot_comparison(frame)
     assert len(ax.collections[0].get_offsets()) == 3 and "top-5" in ax.get_ylabel()
+
+
+# --------------------------------------------------------------------------- mixed precision (the GPU path)
+
+@pytest.mark.parametrize("name, options", [("lenet5", {}), ("nin", {}), ("resnet20", {}),
+                                           ("googlenet", {"aux_classifiers": True})])
+def test_under_mixed_precision_layers_compute_in_float16_but_outputs_stay_float32(name, options):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        with keras.StatelessScope():
+            model = models.build(name, **FASHION, **options)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and all(layer.compute_dtype == "float16" for layer in convs)
+    assert all(layer.variable_dtype == "float32" for layer in convs)  # master weights
+    assert [output.dtype for output in model.outputs] == ["float32"] * len(model.outputs)

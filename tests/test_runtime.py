@@ -49,3 +49,36 @@ def test_provenance_names_the_versions_the_command_and_the_wall_time():
     assert 2.0 <= record["wall_seconds"] < 60
     assert record["machine"].startswith(platform.machine())
     assert f"TensorFlow {tf.__version__}" in record["machine"] and f"Keras {keras.__version__}" in record["machine"]
+
+
+@pytest.mark.parametrize("requested, capabilities, policy", [
+    (None, [], "float32"),                            # CPU only
+    ("auto", [(8, 0)], "mixed_float16"),              # an A100: tensor cores
+    (None, [(7, 5), (8, 6)], "mixed_float16"),
+    (None, [(6, 1)], "float32"),                      # a GTX 1080: float16 no faster
+    (None, [(8, 0), (6, 1)], "float32"),              # one old card in the mix
+    (None, [None], "float32"),                        # details unknown: stay safe
+    ("float32", [(8, 0)], "float32"),                 # the student turns it off
+    ("mixed_float16", [], "mixed_float16"),           # rehearsing the GPU path on a CPU
+])
+def test_precision_follows_the_hardware_unless_asked(requested, capabilities, policy):
+    assert runtime.choose_precision(requested, capabilities) == policy
+
+
+def test_unknown_precision_names_the_variable_and_the_choices():
+    with pytest.raises(ValueError, match="COURSE_PRECISION.*auto, float32, mixed_float16, mixed_bfloat16"):
+        runtime.choose_precision("half", [])
+
+
+def test_start_applies_the_requested_policy_and_says_so(monkeypatch, capsys):
+    import keras
+
+    monkeypatch.setenv(runtime.PRECISION_ENV, "mixed_bfloat16")
+    try:
+        runtime.start("grading")
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        assert "with mixed precision (mixed_bfloat16)" in capsys.readouterr().out
+    finally:
+        monkeypatch.delenv(runtime.PRECISION_ENV)
+        runtime.start("grading", verbose=False)
+    assert keras.mixed_precision.global_policy().name == "float32"

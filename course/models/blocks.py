@@ -62,9 +62,13 @@ def image_input(input_shape: Sequence[int], *, min_size: int, model: str,
 
 
 def classifier(x, num_classes: int, activation: str | None = "softmax", name: str = "predictions"):
-    """The final fully connected layer; ``activation=None`` returns logits."""
+    """The final fully connected layer; ``activation=None`` returns logits.
+
+    It always computes in float32: under a mixed-precision policy a float16
+    softmax (or logits fed to one) rounds small probabilities to zero.
+    """
     _check_positive_int(num_classes, "num_classes")
-    return layers.Dense(num_classes, activation=activation, name=name)(x)
+    return layers.Dense(num_classes, activation=activation, name=name, dtype="float32")(x)
 
 
 # --------------------------------------------------------------------------- plain convolutions

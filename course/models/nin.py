@@ -32,7 +32,7 @@ def nin(input_shape=(32, 32, 3), num_classes: int = 10, *, dropout: float = 0.5,
             pooling = layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D
             x = pooling(3, strides=2, padding="same", name=f"pool{i}")(x)
             x = layers.Dropout(dropout, name=f"dropout{i}")(x)
-    outputs = layers.Activation(classifier_activation or "linear", name="predictions")(x)
+    outputs = layers.Activation(classifier_activation or "linear", name="predictions", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
