@@ -6,8 +6,8 @@ Every notebook (assignment or lecture demo) begins with::
     profile = start()
 
 `start` picks the profile, seeds Python/NumPy/TensorFlow, configures the
-device (GPU memory growth and mixed precision when a GPU exists, CPU
-otherwise) and prints one line per finding, so that a student, a grader and a
+device (GPU memory growth when a GPU exists, CPU otherwise; the precision
+for long training runs) and prints one line per finding, so that a student, a grader and a
 lecturer all see what the notebook is running on.
 
 Profiles
@@ -23,6 +23,7 @@ variable ``COURSE_PROFILE``, ``grading`` when nbgrader is executing, and
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
@@ -33,6 +34,7 @@ import time
 PROFILE_ENV = "COURSE_PROFILE"
 PRECISION_ENV = "COURSE_PRECISION"
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+_training_policy = "float32"  # chosen by configure_device(); used by training_precision()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +98,7 @@ def seed_everything(seed: int) -> None:
 
 
 def choose_precision(requested: str | None, gpu_capabilities: list) -> str:
-    """The Keras dtype policy to run with.
+    """The Keras dtype policy for long training runs (see `training_precision`).
 
     ``requested`` (from ``COURSE_PRECISION``) wins unless it is ``auto`` or
     unset. Auto means ``mixed_float16`` when there are GPUs and every one has
@@ -126,13 +128,16 @@ def _compute_capability(gpu):
 def configure_device(profile: Profile) -> dict:
     """Set up the device the profile asks for; return what was found.
 
-    On a GPU: memory growth (so several notebooks can share a card) and, on
-    cards with tensor cores, the ``mixed_float16`` policy, which is where mixed
-    precision pays off. On CPU: float32. Op determinism when the profile wants
-    reproducible numbers. ``COURSE_PRECISION`` overrides the policy: ``float32``
-    turns mixed precision off on a GPU, ``mixed_float16`` rehearses the GPU's
-    policy on a CPU (slowly: CPUs emulate most float16 arithmetic).
+    On a GPU: memory growth (so several notebooks can share a card). Op
+    determinism when the profile wants reproducible numbers. The global dtype
+    policy is always float32, so that every check in a notebook means the same
+    on a laptop, a GPU and the grader; mixed precision is for the long
+    training runs that build their models inside `training_precision()`:
+    ``mixed_float16`` on cards with tensor cores, float32 elsewhere.
+    ``COURSE_PRECISION`` overrides that choice: ``float32`` turns it off on a
+    GPU, ``mixed_float16`` rehearses it on a CPU (slowly: CPUs emulate float16).
     """
+    global _training_policy
     import tensorflow as tf
     import keras
 
@@ -154,13 +159,37 @@ def configure_device(profile: Profile) -> dict:
             tf.config.set_visible_devices([], "GPU")
         except RuntimeError:
             pass
-    info["policy"] = choose_precision(os.environ.get(PRECISION_ENV), capabilities)
-    info["mixed_precision"] = info["policy"] != "float32"
-    keras.mixed_precision.set_global_policy(info["policy"])
+    _training_policy = info["training_policy"] = choose_precision(os.environ.get(PRECISION_ENV), capabilities)
+    keras.mixed_precision.set_global_policy("float32")
     if profile.deterministic:
         tf.config.experimental.enable_op_determinism()
     info["threads"] = os.cpu_count()
     return info
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Build layers under a Keras dtype policy ('float32', 'mixed_float16', ...), then restore the old one."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def training_precision():
+    """Build a model for a long training run in the precision `start()` chose for it.
+
+        with training_precision():
+            model = models.build("resnet56", input_shape=(28, 28, 1), num_classes=10)
+
+    Mixed precision on a GPU with tensor cores (the model's outputs stay
+    float32, its variables too), float32 elsewhere or before `start()`.
+    """
+    return dtype_policy(_training_policy)
 
 
 def start(profile: str | None = None, seed: int = 0, verbose: bool = True) -> Profile:
@@ -179,7 +208,8 @@ def start(profile: str | None = None, seed: int = 0, verbose: bool = True) -> Pr
         print(f"profile : {chosen.name} (train {chosen.train_size or 'all'}, "
               f"{chosen.epochs} epochs, budget {chosen.time_budget_s:.0f} s per run)")
         print(f"device  : {info['device']}"
-              + (f" with mixed precision ({info['policy']})" if info["mixed_precision"] else "")
+              + (f"; long training runs in mixed precision ({info['training_policy']})"
+                 if info["training_policy"] != "float32" else "")
               + (f"; GPUs seen: {', '.join(info['gpus'])}" if info["gpus"] else "; no GPU found"))
         print(f"versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
         print(f"seed    : {seed}")

@@ -42,6 +42,7 @@ import pandas as pd
 import tensorflow as tf
 
 from course import arith, data, pretrained, train
+from course.runtime import dtype_policy, training_precision
 from course.widgets import LiveFigure
 
 tf.get_logger().setLevel("ERROR")  # the converter logs every temporary file it writes
@@ -69,19 +70,9 @@ y_test = np.concatenate([y for _, y in test_ds])
 print(f"test images: {len(x_test)}, shape {x_test.shape[1:]}, values in [{x_test.min()}, {x_test.max()}]")
 
 
-@contextlib.contextmanager
-def dtype_policy(name):
-    """Build layers under a Keras dtype policy ('float32', 'mixed_bfloat16', ...), then restore the old one."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 def train_course_model():
-    model = pretrained.fashion_cnn_architecture()
+    with training_precision():  # mixed precision on a GPU with tensor cores
+        model = pretrained.fashion_cnn_architecture()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # the model outputs logits
     history = train.fit(model, train_ds, val_ds, profile=profile, verbose=0)
@@ -105,8 +96,8 @@ if model is None:
     model = train_course_model()
 
 # %% [markdown]
-# For conversion we want a plain FP32 copy (if the profile computes in mixed
-# precision on a GPU, the variables are FP32 already, only the arithmetic is 16-bit).
+# For conversion we want a plain FP32 copy (if the model was trained in mixed
+# precision on a GPU, its variables are FP32 already, only the arithmetic was 16-bit).
 
 # %%
 with dtype_policy("float32"):
@@ -287,8 +278,7 @@ width_cache = {}
 
 def speed_for_width(multiplier):
     if multiplier not in width_cache:
-        with dtype_policy("float32"):
-            wide = pretrained.fashion_cnn_architecture(widths=(16 * multiplier, 32 * multiplier, 64 * multiplier))
+        wide = pretrained.fashion_cnn_architecture(widths=(16 * multiplier, 32 * multiplier, 64 * multiplier))
         pair = {"FP32": LiteModel(convert(wide)),
                 "INT8": LiteModel(convert(wide, int8=True, representative=calibration_images[:64]))}
         width_cache[multiplier] = {"macs": arith.model_macs(wide),
@@ -368,7 +358,8 @@ LiveFigure(draw_calibration, {
 # Mixed precision keeps the weights in FP32 but computes in 16 bits: float16
 # (NVIDIA tensor cores) or bfloat16 (same exponent range as FP32, fewer
 # mantissa bits; this CPU has bfloat16 matrix units if its flags list `amx_bf16`
-# or `avx512_bf16`). On a GPU `start()` turns on `mixed_float16` for training.
+# or `avx512_bf16`). On a GPU with tensor cores `start()` picks `mixed_float16` for
+# the long training runs (models built inside `runtime.training_precision()`).
 # Here we run the trained weights under each policy and measure.
 
 # %%

@@ -70,15 +70,28 @@ def test_unknown_precision_names_the_variable_and_the_choices():
         runtime.choose_precision("half", [])
 
 
-def test_start_applies_the_requested_policy_and_says_so(monkeypatch, capsys):
+def test_global_policy_stays_float32_and_training_runs_get_the_chosen_one(monkeypatch, capsys):
+    """The GPU path rehearsed on this CPU: a zoo model built for training computes in float16 and learns."""
     import keras
 
-    monkeypatch.setenv(runtime.PRECISION_ENV, "mixed_bfloat16")
+    from course import data, models, train
+
+    monkeypatch.setenv(runtime.PRECISION_ENV, "mixed_float16")
     try:
         runtime.start("grading")
-        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
-        assert "with mixed precision (mixed_bfloat16)" in capsys.readouterr().out
+        assert "long training runs in mixed precision (mixed_float16)" in capsys.readouterr().out
+        assert keras.mixed_precision.global_policy().name == "float32"  # every check means the same everywhere
+        with runtime.training_precision():
+            model = models.build("resnet_cifar", depth=8, input_shape=(28, 28, 1), num_classes=10)
+        assert keras.mixed_precision.global_policy().name == "float32"
+        assert model.get_layer("conv1_conv").compute_dtype == "float16" and model.outputs[0].dtype == "float32"
+        (x, y), _ = data.fashion_mnist()
+        ds = data.make_dataset(x[:64], y[:64], 32, training=False)
+        history = train.fit(model, ds, epochs=3, learning_rate=3e-3, profile="grading", verbose=0)
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # Keras scales the loss itself
+        assert np.all(np.isfinite(history.history["loss"])) and history.history["loss"][-1] < history.history["loss"][0]
     finally:
         monkeypatch.delenv(runtime.PRECISION_ENV)
         runtime.start("grading", verbose=False)
-    assert keras.mixed_precision.global_policy().name == "float32"
+    with runtime.training_precision():  # back to the CPU's choice
+        assert keras.mixed_precision.global_policy().name == "float32"

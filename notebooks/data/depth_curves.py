@@ -26,6 +26,7 @@ def train_curves(names=MODELS, train_images=4000, validation_images=1000, epochs
     import keras
 
     from course import data, models, train
+    from course.runtime import training_precision
 
     (x, y), _ = data.fashion_mnist()
     x, y = data.stratified_subset(x, y, train_images + validation_images, seed)
@@ -34,7 +35,8 @@ def train_curves(names=MODELS, train_images=4000, validation_images=1000, epochs
     curves = {}
     for name in names:
         keras.utils.set_random_seed(seed)
-        model = train.set_batchnorm_momentum(models.build(name, input_shape=(28, 28, 1), num_classes=10))
+        with training_precision():  # mixed precision on a GPU with tensor cores, float32 here
+            model = train.set_batchnorm_momentum(models.build(name, input_shape=(28, 28, 1), num_classes=10))
         history = train.fit(model, train_ds, val_ds, epochs=epochs, learning_rate=learning_rate,
                             time_budget_s=float("inf"), verbose=verbose)
         curves[name] = {key: [float(v) for v in values] for key, values in history.history.items()}
