@@ -43,14 +43,12 @@ def build(source: Path):
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.setdefault("language_info", {"name": "python"})
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         for key in _JUPYTEXT_NOISE:
             cell.metadata.pop(key, None)
-        cell.pop("id", None)
+        cell["id"] = f"cell-{i:03d}"  # stable ids so regeneration is byte-identical
     nb.nbformat, nb.nbformat_minor = 4, 5
     nbformat.validator.normalize(nb)
-    for i, cell in enumerate(nb.cells):  # stable ids so regeneration is byte-identical
-        cell["id"] = f"cell-{i:03d}"
     return nb
 
 
