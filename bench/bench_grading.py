@@ -1,6 +1,6 @@
 """Our parallel, sandboxed grading against stock sequential ``nbgrader autograde``, side by side.
 
-    .venv/bin/python bench/bench_grading.py [--assignment ag_sample] [--copies 1] [--workers N]
+    .venv/bin/python bench/bench_grading.py [--assignment ag_sample] [--copies K] [--workers N]
 
 The same submissions (the source solution, the released stub and one per
 typical mistake of the assignment's mistakes file, at least 8 in all) are
@@ -35,16 +35,18 @@ from autograder.layout import COURSE_ID, Workspace  # noqa: E402
 from autograder.samples import SAMPLE_ID, copy_notebooks, mistake_submissions  # noqa: E402
 
 # absl's log-line prefix ("E0000 00:00:1795315837.014619    4731 cuda_platform.cc:52] ...") and its preamble.
+MIN_SUBMISSIONS = 8  # fewer would measure start-up more than grading
 TF_LOG_LINES = r"(absl::InitializeLog|[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\])"
 
 
-def build_submissions(ws: Workspace, assignment_id: str, folder: Path, copies: int) -> list[str]:
+def build_submissions(ws: Workspace, assignment_id: str, folder: Path, copies: int | None) -> list[str]:
+    """Solution, stub and mistake packs, ``copies`` times (default: enough copies for 8 submissions)."""
     base = folder / "_base"
     copy_notebooks(ws.folder("source", assignment_id), base / "solution" / assignment_id)
     copy_notebooks(ws.folder("release", assignment_id), base / "blank" / assignment_id)
     mistake_submissions(assignment_id, ws.folder("source", assignment_id), base)
     students = []
-    for copy in range(copies):
+    for copy in range(copies or -(-MIN_SUBMISSIONS // len(list(base.iterdir())))):
         for student_dir in sorted(base.iterdir()):
             student = f"{student_dir.name}-{copy}"
             shutil.copytree(student_dir, folder / student)
@@ -87,7 +89,8 @@ def run_stock(ws: Workspace, assignment_id: str, submissions: Path, students: li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assignment", default=SAMPLE_ID)
-    parser.add_argument("--copies", type=int, default=1, help="copies of each submission (at least 8 in all)")
+    parser.add_argument("--copies", type=int, default=None,
+                        help=f"copies of each submission (default: enough for {MIN_SUBMISSIONS} in all)")
     parser.add_argument("--workers", type=int, default=None, help="ours: submissions side by side (default: cores)")
     parser.add_argument("--cell-timeout", type=int, default=300)
     args = parser.parse_args()
@@ -98,8 +101,9 @@ def main() -> None:
         api.release(args.assignment, ws.workdir)
         submissions = root / "submissions"
         students = build_submissions(ws, args.assignment, submissions, args.copies)
-        if len(students) < 8:
-            sys.exit(f"only {len(students)} submissions: pass --copies {-(-8 // len(students))}")
+        if len(students) < MIN_SUBMISSIONS:
+            sys.exit(f"only {len(students)} submissions: leave --copies out, or pass at least "
+                     f"{-(-MIN_SUBMISSIONS * args.copies // len(students))}")
         print(f"{len(students)} submissions of {args.assignment}, {os.cpu_count()} cores")
 
         stock_seconds, stock = run_stock(ws, args.assignment, submissions, students, root, args.cell_timeout)
