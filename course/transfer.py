@@ -41,8 +41,15 @@ TOP_LAYER = "conv3"         # fine-tuning unfreezes the layers from here to FEAT
 STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
-    """Adam + cross-entropy on logits + accuracy; also what makes new ``trainable`` flags take effect."""
+def compile_classifier(model: keras.Model, learning_rate: float, decay_steps: int | None = None) -> keras.Model:
+    """Adam + cross-entropy on logits + accuracy; also what makes new ``trainable`` flags take effect.
+
+    With ``decay_steps`` the rate falls to zero along a cosine over that many
+    steps, so that a short run ends on a settled model instead of wherever the
+    last few noisy steps left it.
+    """
+    if decay_steps is not None:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
@@ -142,26 +149,28 @@ def measure_cell(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
     * feature extraction: frozen source up to ``features``, a new head, 2E epochs;
     * fine-tuning: the head after E epochs of feature extraction, then ``conv3`` to
       ``features`` unfrozen for E epochs at 1/10 of the rate (recompiled).
-    Same images, same total number of epochs for all three.
+    Same images, same total number of epochs for all three; each run's rate
+    decays along a cosine to zero by its last step.
     """
     unknown = sorted(set(strategies) - set(STRATEGIES))
     if unknown:
         raise ValueError(f"unknown strategies {unknown}; choose from {STRATEGIES}")
     num_classes = len(np.unique(y_train))
     batch_size = min(budget.batch_size, len(y_train))
+    steps = -(-len(y_train) // batch_size) * budget.epochs  # steps in E epochs
     results = {}
     if "from scratch" in strategies:
         keras.utils.set_random_seed(budget.seed)
         # A faster batch-norm moving average: a few dozen steps must be enough for its statistics.
         scratch = pretrained.fashion_cnn_architecture(num_classes, bn_momentum=0.9, name="scratch")
-        compile_classifier(scratch, budget.learning_rate)
+        compile_classifier(scratch, budget.learning_rate, decay_steps=2 * steps)
         train(scratch, x_train, y_train, 2 * budget.epochs, batch_size, budget.seed)
         results["from scratch"] = accuracy(scratch, x_test, y_test)
     if {"feature extraction", "fine-tuning"} & set(strategies):
         keras.utils.set_random_seed(budget.seed)
         bottom, top = split(pretrained.load(SOURCE), TOP_LAYER, num_classes)
         h_train, h_test = predict(bottom, x_train), predict(bottom, x_test)  # the frozen part, run once
-        compile_classifier(top, budget.learning_rate)
+        compile_classifier(top, budget.learning_rate, decay_steps=2 * steps)
         train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
         head_after_e = top.get_layer("head").get_weights()
         train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
@@ -169,7 +178,7 @@ def measure_cell(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
         if "fine-tuning" in strategies:
             top.get_layer("head").set_weights(head_after_e)  # the reused layers were frozen: still the source's
             set_top_trainable(top, True)
-            compile_classifier(top, budget.learning_rate * budget.fine_tune_factor)
+            compile_classifier(top, budget.learning_rate * budget.fine_tune_factor, decay_steps=steps)
             train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
             results["fine-tuning"] = accuracy(top, h_test, y_test)
     return {s: results[s] for s in strategies}

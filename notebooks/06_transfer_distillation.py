@@ -56,7 +56,7 @@ tf.get_logger().setLevel("ERROR")  # we build many small models on purpose: no r
 # The source model has seen five Fashion-MNIST classes. The **similar** target is
 # the other five (the same kind of pictures, classes it never saw); the
 # **different** target is scikit-learn's handwritten digits, scaled to 28x28.
-# "Little" data is 100 labelled images; "a lot" is a few thousand.
+# "Little" data is 50 labelled images (ten per class, as in assignment 06); "a lot" is a few thousand.
 
 # %%
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.fashion_mnist()
@@ -122,13 +122,13 @@ pd.DataFrame({strategy: {"trainable layers": ", ".join(dict.fromkeys(w.path.spli
 
 # %%
 if profile.name == "full":
-    sizes = {"little": (100, 15), "a lot": (5000, 5)}  # (labelled images, E epochs)
+    sizes = {"little": (50, 15), "a lot": (5000, 5)}  # (labelled images, E epochs)
     test_images = None
 elif profile.name == "demo":
-    sizes = {"little": (100, 10), "a lot": (1000, 2)}
+    sizes = {"little": (50, 10), "a lot": (1000, 2)}
     test_images = 500
 else:
-    sizes = {"little": (100, 3), "a lot": (300, 1)}
+    sizes = {"little": (50, 3), "a lot": (300, 1)}
     test_images = 300
 table = {}
 SCRATCH, TRANSFER = ("from scratch",), ("feature extraction", "fine-tuning")
