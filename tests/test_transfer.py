@@ -144,3 +144,14 @@ def test_measure_cell_reports_every_strategy(images, fashion):
     assert result["feature extraction"] > 0.3 and result["fine-tuning"] > 0.3
     with pytest.raises(ValueError, match="unknown strategies"):
         transfer.measure_cell(x, y, x, y, transfer.Budget(epochs=1), strategies=("magic",))
+
+
+def test_decay_steps_bring_the_rate_down_to_zero_by_the_last_step(images):
+    x, y = images
+    model = transfer.compile_classifier(pretrained.fashion_cnn_architecture(5), 3e-3, decay_steps=4)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    model.fit(x, y, batch_size=12, epochs=1, verbose=0)  # 48 images: 4 steps
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    constant = transfer.compile_classifier(pretrained.fashion_cnn_architecture(5), 3e-3)
+    constant.fit(x, y, batch_size=12, epochs=1, verbose=0)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(3e-3)
