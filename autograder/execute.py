@@ -49,6 +49,7 @@ class NotebookJob:
     name: str          # e.g. "conv.ipynb"
     source: str        # sanitized notebook written by the grader
     target: str        # where the executed notebook goes
+    roles: list[str] = dataclasses.field(default_factory=list)  # per cell: student, trusted, test, markdown
 
 
 @dataclasses.dataclass
@@ -66,6 +67,7 @@ class Job:
     startup_timeout: int
     max_output_bytes: int
     status_file: str
+    judge_uid: int | None = None  # the judge runs as its own uid, never the student's
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(dataclasses.asdict(self)))
@@ -181,8 +183,11 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str 
     os.makedirs(spec.work)
     spec_file = os.path.join(scratch, "sandbox.json")
     spec.dump(spec_file)
-    executor = SandboxedExecute(
-        spec, spec_file, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
+    from .judged import JudgedExecute, start_judge  # judged builds on this module
+
+    judge = start_judge(job, scratch_root)
+    executor = JudgedExecute(
+        spec, spec_file, notebook.roles, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
         max_output_bytes=job.max_output_bytes, raise_on_iopub_timeout=False, iopub_timeout=10,
         # The outputs are in hand when the last cell ends, and the sandbox's uid is killed right after:
         # a graceful shutdown would only wait for the kernel to tidy up a scratch folder we delete anyway.
@@ -196,6 +201,7 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str 
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the notebook is still scored
         problem = f"execution stopped: {type(exc).__name__}: {str(exc)[:300]}"
     finally:
+        judge.close()
         if job.uid is not None:
             kill_uid(job.uid)
         shutil.rmtree(scratch, ignore_errors=True)

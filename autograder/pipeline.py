@@ -42,7 +42,9 @@ from sqlalchemy.exc import SAWarning
 
 from .execute import Job, NotebookJob, Worker
 from .layout import COURSE_ID, REPO, Workspace, tree_digest
+from .roles import cell_roles
 from .sandbox import Capabilities, Limits, UidPool, kill_uid, probe
+from .submission_files import Refused, list_notebooks, looks_like_submission, read_timestamp
 
 
 @dataclasses.dataclass
@@ -80,6 +82,7 @@ class _Prepared:
     notebooks: dict[str, Path]   # expected notebook name -> sanitized copy to execute
     missing: dict[str, str]      # expected notebook name -> why it cannot be graded
     notes: list[str]
+    roles: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # notebook -> role of each cell
 
 
 STDERR_MARK = "[stderr] "
@@ -131,16 +134,19 @@ def _renamed(unknown: list[str], absent: list[str]) -> dict[str, str]:
 
 
 def discover(submissions_dir: Path, assignment_id: str) -> list[tuple[str, Path]]:
-    """(student id, folder) for every ``<dir>/<student>/<assignment>/`` folder."""
+    """(student id, folder) for every ``<dir>/<student>/<assignment>/`` folder.
+
+    Links are not followed: one in place of either folder is listed, and refused when graded.
+    """
     if not submissions_dir.is_dir():
         raise FileNotFoundError(
             f"submissions folder {submissions_dir} does not exist: collect submissions into "
             f"<dir>/<student>/{assignment_id}/*.ipynb, or pass --submissions DIR")
     found = []
-    for student_dir in sorted(submissions_dir.iterdir()):
-        folder = student_dir / assignment_id
-        if student_dir.is_dir() and not student_dir.name.startswith(".") and folder.is_dir():
-            found.append((student_dir.name, folder))
+    for student in sorted(os.listdir(submissions_dir)):
+        folder = submissions_dir / student / assignment_id
+        if not student.startswith(".") and looks_like_submission(folder):
+            found.append((student, folder))
     return found
 
 
@@ -172,12 +178,13 @@ class Grader:
         results: dict[str, SubmissionResult] = {}
         _ensure_dir(self.jobs_root).chmod(0o700)
         progress = _progress(len(submissions), f"grading {self.aid}", self.options.progress)
-        with UidPool(workers if capabilities.separate_uid else 0) as pool, \
+        with UidPool(2 * workers if capabilities.separate_uid else 0) as pool, \
                 concurrent.futures.ThreadPoolExecutor(workers) as executor:
             handles = [Worker(self.jobs_root / f"worker-{i}.log") for i in range(workers)]
             slots: queue.Queue = queue.Queue()
-            for uid, worker in zip(pool.uids or [None] * workers, handles):
-                slots.put((uid, worker))
+            uids = pool.uids or [None] * (2 * workers)
+            for i, worker in enumerate(handles):  # a slot: a uid for the student's kernel, one for the judge
+                slots.put(((uids[2 * i], uids[2 * i + 1]), worker))
             futures = {}
             for student, folder in submissions:  # sanitize here while the workers already execute
                 started = time.monotonic()
@@ -220,23 +227,36 @@ class Grader:
     def _prepare(self, student: str, folder: Path) -> _Prepared:
         prepared = _Prepared(student, folder, tree_digest(folder), Path(tempfile.mkdtemp(
             prefix="job-", dir=_ensure_dir(self.jobs_root))), {}, {}, [])
-        submitted = {p.name: p for p in folder.glob("*.ipynb")}
+        try:  # the bytes of regular files only: a link to someone else's notebook is not the student's work
+            submitted, refused = list_notebooks(folder, root=folder.parent.parent)
+        except Refused as exc:
+            submitted, refused = {}, {}
+            prepared.notes.append(str(exc))
+            prepared.digest = ""  # matches no digest: looked at again next run
+        for name, why in refused.items():
+            if name in self.expected:
+                prepared.missing[name] = why
+            else:
+                prepared.notes.append(f"{name} {why}")
         for wrong, right in _renamed(sorted(set(submitted) - set(self.expected)),
-                                     [name for name in self.expected if name not in submitted]).items():
+                                     [name for name in self.expected
+                                      if name not in submitted and name not in refused]).items():
             prepared.notes.append(f"graded {wrong!r} as {right!r} (wrong notebook name)")
             submitted[right] = submitted.pop(wrong)
         unknown = sorted(set(submitted) - set(self.expected))
         if unknown:
             prepared.notes.append(f"ignored unknown notebooks: {', '.join(unknown)}")
-        if not submitted or not set(submitted) & set(self.expected):
-            prepared.notes.append("no notebook submitted" if not any(folder.iterdir()) else
+        if not set(submitted) & set(self.expected) and not prepared.missing:
+            prepared.notes.append("no notebook submitted" if not submitted else
                                   f"none of the expected notebooks ({', '.join(self.expected)}) was found")
         for name in self.expected:
+            if name in prepared.missing:
+                continue
             if name not in submitted:
                 prepared.missing[name] = "not submitted"
                 continue
             try:
-                nb = nbformat.read(submitted[name], as_version=4)
+                nb = nbformat.reads(submitted[name].decode("utf-8"), as_version=4)
             except Exception as exc:  # noqa: BLE001 - truncated, not JSON, not a notebook...
                 prepared.missing[name] = f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
                 continue
@@ -245,6 +265,8 @@ class Grader:
             for pp in (ClearOutput, DeduplicateIds, ForgetEmptyMetadata, OverwriteKernelspec, OverwriteCells,
                        CheckCellMetadata):
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
+            with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+                prepared.roles[name] = cell_roles(nb, gb, Path(name).stem, self.aid)
             target = prepared.job_dir / "in" / name
             target.parent.mkdir(exist_ok=True)
             nbformat.write(nb, target)
@@ -270,12 +292,12 @@ class Grader:
         started = time.monotonic()
         if not prepared.notebooks:
             return {}, 0.0
-        uid, worker = slots.get()
+        (uid, judge_uid), worker = slots.get()
         try:
             job = Job(
-                notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name))
+                notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name), prepared.roles[name])
                            for name, path in prepared.notebooks.items()],
-                data_from=str(self.source_dir), uid=uid, namespaces=caps.namespaces,
+                data_from=str(self.source_dir), uid=uid, judge_uid=judge_uid, namespaces=caps.namespaces,
                 hide=self._hidden_paths(prepared.folder), expose_read_only=_runtime_paths(),
                 limits=self.options.limits, cell_timeout=self.options.cell_timeout,
                 startup_timeout=self.options.startup_timeout, max_output_bytes=self.options.max_output_bytes,
@@ -292,9 +314,10 @@ class Grader:
                 statuses = {name: {"problem": why, "lost": True} for name in prepared.notebooks}
             return statuses, time.monotonic() - started
         finally:
-            if uid is not None:
-                kill_uid(uid)
-            slots.put((uid, worker))
+            for used in (uid, judge_uid):
+                if used is not None:
+                    kill_uid(used)
+            slots.put(((uid, judge_uid), worker))
 
     def _hidden_paths(self, submission: Path) -> list[str]:
         """What a kernel must not see: sources, gradebook, everyone's submissions, the grader's home."""
@@ -313,10 +336,11 @@ class Grader:
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(self.source_dir, target, ignore=shutil.ignore_patterns("*.ipynb"))
-        timestamp_file = prepared.folder / "timestamp.txt"
+        timestamp, why = read_timestamp(prepared.folder, root=prepared.folder.parent.parent)
+        if why:
+            notes.append(why)
         with Gradebook(self.ws.db_url, COURSE_ID) as gb:
             gb.update_or_create_student(student)
-            timestamp = timestamp_file.read_text().strip() if timestamp_file.is_file() else None
             with warnings.catch_warnings():  # nbgrader's own SQLAlchemy notice while it builds the rows
                 warnings.simplefilter("ignore", SAWarning)
                 gb.update_or_create_submission(self.aid, student, **({"timestamp": timestamp} if timestamp else {}))
@@ -336,8 +360,8 @@ class Grader:
             for pp in (StderrIsNotAFailure, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata):
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
             nbformat.write(nb, target / name)
-        if timestamp_file.is_file():
-            shutil.copy(timestamp_file, target / "timestamp.txt")
+        if timestamp:  # the text checked above, never a copy of whatever the file is now
+            (target / "timestamp.txt").write_text(timestamp)
         result = self._read_back(student, "graded", "; ".join(notes), elapsed)
         self._save_state(prepared, result)
         return result

@@ -184,6 +184,9 @@ def answer_key_use(fn: Callable, answers: Sequence[str], _seen: set | None = Non
     Two looks: the source text (an import inside the function) and the global
     names its code uses.
     """
+    judged = getattr(type(fn), "__autograder_answer_key_use__", None)
+    if judged is not None:  # a stand-in in the grader's judge: it reads the submitted source instead
+        return judged(fn, answers)
     seen = set() if _seen is None else _seen
     fn = inspect.unwrap(fn)  # decorators such as tf.custom_gradient keep the student's function in __wrapped__
     if fn in seen or not inspect.isfunction(fn):
