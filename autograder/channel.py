@@ -149,6 +149,13 @@ def load_state_into(target, source) -> None:
         target.compile_from_config(source.get_compile_config())
 
 
+class AsHandle:
+    """Wraps a value this side will send as a handle even if it could cross as data."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 class Codec:
     """Turns values into channel JSON and back, for one side of the channel.
 
@@ -176,6 +183,8 @@ class Codec:
     def encode(self, value, depth: int = 0):
         if depth > MAX_DEPTH:
             raise ChannelError("the value is nested too deeply")
+        if isinstance(value, AsHandle) and self.share is not None:
+            return self._handle(value.value)
         remote_id = self.is_remote(value)
         if remote_id is not None:
             return {"$": "ref", "id": remote_id}
@@ -203,6 +212,8 @@ class Codec:
         if value is Ellipsis:
             return {"$": "ellipsis"}
         if isinstance(value, np.ndarray):
+            if value.dtype.kind not in ALLOWED_ARRAY_KINDS and self.share is not None:
+                return self._handle(value)  # an object array stays where it is; its elements cross one by one
             return {"$": "ndarray", **_array_payload(value)}
         if isinstance(value, np.generic):
             return {"$": "npscalar", **_array_payload(np.asarray(value))}

@@ -50,6 +50,7 @@ class NotebookJob:
     source: str        # sanitized notebook written by the grader
     target: str        # where the executed notebook goes
     roles: list[str] = dataclasses.field(default_factory=list)  # per cell: student, trusted, test, markdown
+    answers: list[str] = dataclasses.field(default_factory=list)  # the names the student's cells define
 
 
 @dataclasses.dataclass
@@ -187,7 +188,7 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str 
 
     judge = start_judge(job, scratch_root)
     executor = JudgedExecute(
-        spec, spec_file, notebook.roles, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
+        spec, spec_file, notebook.roles, notebook.answers, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
         max_output_bytes=job.max_output_bytes, raise_on_iopub_timeout=False, iopub_timeout=10,
         # The outputs are in hand when the last cell ends, and the sandbox's uid is killed right after:
         # a graceful shutdown would only wait for the kernel to tidy up a scratch folder we delete anyway.

@@ -237,6 +237,17 @@ class StudentCallable(StudentObject):
         return result
 
 
+    def __autograder_gradients__(self, args, kwargs, wrt, upstream):
+        """`course.grading.gradients` for a function of the student's: the tape runs in their kernel."""
+        codec = object.__getattribute__(self, "_link").codec
+        answer = self._ask("gradient", args=[codec.encode(a) for a in args],
+                           kwargs={str(k): codec.encode(v) for k, v in kwargs.items()},
+                           wrt=[int(i) for i in wrt], upstream=codec.encode(upstream))
+        if not isinstance(answer, dict) or not isinstance(answer.get("gradients"), list):
+            raise ChannelError("the student's kernel sent a malformed gradient")
+        return answer.get("value"), answer["gradients"]
+
+
 class StudentClass(StudentCallable):
     """A class the student defined: calling it builds an instance in their kernel."""
 
@@ -280,6 +291,7 @@ class Judge:
         self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.owned: set[str] = set()       # names bound by trusted cells: never replaced by the student's
         self.pending: set[str] = set()     # names the student's cells rebound and the judge has not fetched
+        self.answers: set[str] = set()     # the only names the student's kernel may supply (see roles.answer_names)
 
     def sync(self) -> None:
         """Bring the student's new and changed names in, as values, modules or stand-ins."""
@@ -287,9 +299,9 @@ class Judge:
         self.pending |= {n for n in changes.get("changed", []) if isinstance(n, str)}
         for name in changes.get("removed", []):
             self.pending.discard(name)
-            if name not in self.owned:
+            if name in self.answers and name not in self.owned:
                 self.ns.pop(name, None)
-        wanted = sorted(n for n in self.pending if n not in self.owned and n.isidentifier())
+        wanted = sorted(n for n in self.pending if n in self.answers and n not in self.owned)
         self.pending.clear()
         if not wanted:
             return
@@ -393,6 +405,8 @@ def main() -> None:
         op = message.get("op")
         if op == "run":
             link.send({"op": "ran", "outputs": judge.run(str(message["name"]), str(message["source"]))})
+        elif op == "answers":
+            judge.answers = {str(n) for n in message.get("names", [])}
         elif op == "student_cell":
             SOURCES.add(str(message["source"]))
         elif op == "stop":

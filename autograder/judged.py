@@ -168,9 +168,10 @@ def start_judge(job: Job, scratch_root: str) -> JudgeProcess:
 class JudgedExecute(SandboxedExecute):
     """nbgrader's Execute with a judge: see the module docstring."""
 
-    def __init__(self, spec, spec_file: str, roles: list[str], judge: JudgeProcess, **kwargs):
+    def __init__(self, spec, spec_file: str, roles: list[str], answers: list[str], judge: JudgeProcess, **kwargs):
         super().__init__(spec, spec_file, **kwargs)
         self.roles, self.judge = roles, judge
+        judge.send({"op": "answers", "names": answers})
         self._booted = False
         self._needed: set[int] = set()
 

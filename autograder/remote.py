@@ -166,6 +166,10 @@ class Server:
 
         if isinstance(value, types.ModuleType):
             return {"module": value.__name__}
+        try:
+            self.codec.encode(value)
+        except Exception:  # noqa: BLE001 - a value that cannot cross as data crosses as a handle
+            return {"value": channel.AsHandle(value)}
         return {"value": value}
 
     def _call(self, fn, args, kwargs):
@@ -183,19 +187,20 @@ class Server:
         return result
 
     def _gradient(self, fn, request):
-        """d sum(upstream * fn(*args)) / d args[i] for each i in ``wrt``, computed here with a tape."""
+        """The value of ``fn`` on the judge's inputs and its gradients, taken here with a tape."""
         import tensorflow as tf
 
         args = [self._unwrap(a) for a in request.get("args", [])]
         kwargs = {k: self._unwrap(v) for k, v in request.get("kwargs", {}).items()}
-        wrt = request["wrt"]
-        for i in wrt:
-            args[i] = tf.Variable(tf.convert_to_tensor(args[i]))
+        wrt = [int(i) for i in request["wrt"]]
         upstream = self._unwrap(request.get("upstream"))
         with tf.GradientTape() as tape:
-            out = fn(*args, **kwargs)
-        grads = tape.gradient(out, [args[i] for i in wrt], output_gradients=upstream)
-        return {"value": out, "gradients": [None if g is None else tf.convert_to_tensor(g) for g in grads]}
+            for i in wrt:
+                args[i] = tf.convert_to_tensor(args[i])
+                tape.watch(args[i])
+            value = fn(*args, **kwargs)
+        grads = tape.gradient(value, [args[i] for i in wrt], output_gradients=upstream)
+        return {"value": value, "gradients": [None if g is None else tf.convert_to_tensor(g) for g in grads]}
 
 
 def _symbolic(result, keras) -> bool:

@@ -150,6 +150,29 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     return grad
 
 
+def gradients(fn: Callable, *args, wrt: Sequence[int] = (0,), upstream=None, **kwargs):
+    """``fn(*args, **kwargs)`` and its gradients with respect to ``args[i]`` for each ``i`` in ``wrt``.
+
+    ``upstream`` is the gradient flowing in from above (``output_gradients``),
+    or None for the gradient of the sum of the outputs. Tests call this
+    instead of opening a ``tf.GradientTape`` around a student's function: the
+    grader's judge holds only a stand-in for that function, and the tape must
+    run where the function runs (the stand-in's ``__autograder_gradients__``).
+    """
+    judged = getattr(type(fn), "__autograder_gradients__", None)
+    if judged is not None:
+        return judged(fn, args, kwargs, tuple(wrt), upstream)
+    import tensorflow as tf
+
+    args = list(args)
+    with tf.GradientTape() as tape:
+        for i in wrt:
+            args[i] = tf.convert_to_tensor(args[i])
+            tape.watch(args[i])
+        value = fn(*args, **kwargs)
+    return value, tape.gradient(value, [args[i] for i in wrt], output_gradients=upstream)
+
+
 # --------------------------------------------------------------------------- the student's own code
 
 def _nested_code(code: CodeType) -> Iterator[CodeType]:

@@ -36,7 +36,7 @@
 #
 # **Total: 17 points** (13 autograded, 4 written)
 
-# %%
+# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 
 profile = start()
@@ -49,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from course import arith, data, pretrained
-from course.grading import expect_close, expect_own_code, expect_shape, expect_true
+from course.grading import expect_close, expect_own_code, expect_shape, expect_true, gradients
 
 tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build many small models on purpose
 
@@ -59,7 +59,7 @@ tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build ma
 # `pretrained.load` rebuilds the architecture, verifies the weight file's SHA-256 and loads it. The model
 # outputs **logits** $z$ (no softmax), which is exactly what distillation needs.
 
-# %%
+# % nbgrader={"grade": false, "grade_id": "given_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 teacher = pretrained.load("fashion_cnn")
 print(f"teacher: {teacher.count_params():,} parameters; documented test accuracy "
       f"{pretrained.entry('fashion_cnn').test_accuracy:.3f}")
@@ -231,10 +231,8 @@ _check_distillation_loss(seed=0, n=6, k=10, t=4.0, a=0.1)
 _check_distillation_loss(seed=1, n=4, k=5, t=2.0, a=0.5)
 
 # The loss must be differentiable with respect to the student's logits (it is used inside train_step).
-_z = tf.Variable(np.random.default_rng(2).normal(size=(3, 10)).astype(np.float32))
-with tf.GradientTape() as _tape:
-    _loss = distillation_loss(tf.constant([1, 2, 3]), _z, tf.zeros((3, 10)), 3.0, 0.2)
-_g = _tape.gradient(_loss, _z)
+_z = tf.constant(np.random.default_rng(2).normal(size=(3, 10)).astype(np.float32))
+_loss, (_g,) = gradients(distillation_loss, tf.constant([1, 2, 3]), _z, tf.zeros((3, 10)), 3.0, 0.2, wrt=[1])
 expect_true(_g is not None and bool(np.all(np.isfinite(np.asarray(_g)))) and float(tf.reduce_sum(tf.abs(_g))) > 0,
             "gradient with respect to the student logits", "no (or no finite) gradient reaches the student's logits",
             hint="use TensorFlow / keras.ops operations only; no NumPy inside the loss")
@@ -248,10 +246,9 @@ _check_distillation_loss(seed=5, n=8, k=10, t=5.0, a=0.0)
 _rng = np.random.default_rng(6)
 _zs = _rng.normal(size=(4, 10)); _zs -= _zs.mean(axis=1, keepdims=True)
 _vs = _rng.normal(size=(4, 10)); _vs -= _vs.mean(axis=1, keepdims=True)
-_zv = tf.Variable(_zs.astype(np.float32))
-with tf.GradientTape() as _tape:
-    _loss = distillation_loss(tf.constant([0, 1, 2, 3]), _zv, tf.constant(_vs.astype(np.float32)), 100.0, 0.0)
-expect_close(_tape.gradient(_loss, _zv), (_zs - _vs) / (4 * 10), "gradient at T=100, alpha=0 (the high-temperature limit)",
+_loss, (_g,) = gradients(distillation_loss, tf.constant([0, 1, 2, 3]), tf.constant(_zs.astype(np.float32)),
+                         tf.constant(_vs.astype(np.float32)), 100.0, 0.0, wrt=[1])
+expect_close(_g, (_zs - _vs) / (4 * 10), "gradient at T=100, alpha=0 (the high-temperature limit)",
              rtol=0.05, atol=2e-4, hint="the T^2 factor keeps the soft-target gradient the same size for every T")
 ### END HIDDEN TESTS
 
