@@ -42,7 +42,7 @@
 # grader adds *hidden* checks with other shapes, strides and paddings. Passing the public checks is a
 # good sign, not a guarantee: write general code, not code for the example.
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 
 profile = start()
@@ -196,7 +196,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int 
 # slide's numbers, copied from its tables channel by channel (`x[:, :, c]`, `w0[:, :, c]`,
 # `w1[:, :, c]`), rearranged into our NHWC/HWIO layout.
 
-# % nbgrader={"grade": false, "grade_id": "given_11", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_11", "locked": true, "schema_version": 3, "solution": false, "task": false}
 SLIDE_X_CHANNELS = [  # the 5x5 inside of the slide's padded 7x7 tables, one per input channel
     [[0, 1, 2, 2, 2], [2, 0, 1, 0, 2], [0, 0, 1, 1, 2], [1, 0, 2, 2, 0], [2, 1, 2, 1, 0]],
     [[0, 1, 0, 2, 2], [0, 1, 0, 2, 0], [2, 1, 1, 2, 0], [1, 0, 0, 0, 0], [0, 2, 1, 0, 0]],

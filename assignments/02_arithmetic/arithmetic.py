@@ -44,7 +44,7 @@
 # was expected, what your function returned, and gives a hint. Some tests are hidden and run
 # only when your work is graded: they try other sizes, strides and paddings, so write general code.
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 profile = start()
 
@@ -169,7 +169,7 @@ def conv_output_size(n: int, f: int, stride: int = 1, padding=0) -> int:
 # %% [markdown]
 # Try it on the lecture's examples before running the tests:
 
-# % nbgrader={"grade": false, "grade_id": "given_7", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_7", "locked": true, "schema_version": 3, "solution": false, "task": false}
 for n, f, stride, padding in [(7, 3, 1, 0), (7, 3, 2, 0), (7, 3, 1, 1), (32, 5, 1, 2), (227, 11, 4, 0)]:
     print(f"N={n:3d} F={f:2d} S={stride} P={padding}: output {conv_output_size(n, f, stride, padding)}")
 try:
@@ -288,7 +288,7 @@ for f, c_in, k, bias in [(7, 1, 1, True), (1, 1, 1, False), (5, 6, 16, True), (3
 # another 1x1 — about 70 thousand weights instead of about 590 thousand. Your `conv_params`
 # reproduces both (this cell uses it, so it runs once your function works):
 
-# % nbgrader={"grade": false, "grade_id": "given_14", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_14", "locked": true, "schema_version": 3, "solution": false, "task": false}
 C = 64
 one_7x7 = conv_params(7, C, C, bias=False)
 three_3x3 = 3 * conv_params(3, C, C, bias=False)
@@ -397,7 +397,7 @@ expect_raises(lambda: receptive_field([3, 3], [1]), ValueError, "receptive_field
 # conv 5x5, max-pool 3x3 stride 2, three 3x3 convs and a last 3x3 stride-2 pool. The squares below
 # are drawn to scale on a 227x227 photo (this cell uses your `receptive_field`):
 
-# % nbgrader={"grade": false, "grade_id": "given_19", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_19", "locked": true, "schema_version": 3, "solution": false, "task": false}
 alexnet_kernels = [11, 3, 5, 3, 3, 3, 3, 3]
 alexnet_strides = [4, 2, 1, 2, 1, 1, 1, 2]
 alexnet_names = ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool3"]

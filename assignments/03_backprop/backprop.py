@@ -40,7 +40,7 @@
 # Each test cell runs public checks first (with messages that say what was expected and give a
 # hint), then hidden checks with other shapes, strides and paddings.
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 
 profile = start()
@@ -253,7 +253,7 @@ check_dx(14, (1, 6, 6, 1), (5, 5, 1, 1), 2, 2, "hidden: one channel, 5x5 filter,
 # * `dL/dX = full convolution of dout with the flipped kernel`: pad `dout` by `F - 1` on each side
 #   ("full"), rotate every filter by 180° and swap its input and output channels, and correlate.
 
-# % nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
 dout, x, w, b = conv_case(20, (2, 6, 6, 3), (3, 3, 3, 4), 1, 0)
 dx, dw, _ = conv_backward(dout, x, w, stride=1, pad=0)
 
@@ -348,7 +348,7 @@ expect_close(max_pool_backward(np.ones((1, 2, 2, 1)), small, size=2, stride=2),
 # rule the plain block passes back `dL/da = dL/dz · F'(a)`, the residual one
 # `dL/da = dL/dz · (1 + F'(a))`. Here is the scalar version with numbers (`F(a) = w2 · relu(w1 · a)`):
 
-# % nbgrader={"grade": false, "grade_id": "given_18", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_18", "locked": true, "schema_version": 3, "solution": false, "task": false}
 a, w1, w2 = tf.constant(0.5), tf.constant(0.3), tf.constant(0.2)
 with tf.GradientTape(persistent=True) as tape:
     tape.watch(a)

@@ -45,7 +45,7 @@
 # then run the test cell below it. Hidden tests, run when your work
 # is graded, try other shapes, keep probabilities, momenta and a 4-D (convolutional) input.
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 profile = start()
 
@@ -113,7 +113,7 @@ def dropout_forward(x, keep_prob: float, training: bool, rng: np.random.Generato
 # Dropout on a Fashion-MNIST image: two training-time samples (inverted dropout, p = 0.5: the surviving
 # pixels are twice as bright), the average of many samples, and the inference output.
 
-# % nbgrader={"grade": false, "grade_id": "given_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_5", "locked": true, "schema_version": 3, "solution": false, "task": false}
 image = train_images[0].astype(np.float64) / 255
 rng = np.random.default_rng(0)
 samples = np.stack([dropout_forward(image, 0.5, training=True, rng=rng) for _ in range(500)])
@@ -285,7 +285,7 @@ check_expectation([0.2, -0.4, 1.1, 0.7], [1.0, 2.0, -0.5, 0.25], 0.3)
 # without rescaling the running average settles at the expectation you just computed, ½ · 2.5 = 1.25;
 # with inverted dropout it settles at the test-time output 2.5.
 
-# % nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
 w, inputs = np.array([0.5, 1.5]), np.array([2.0, 1.0])
 passes = 4000
 rng = np.random.default_rng(0)
@@ -462,7 +462,7 @@ check_batchnorm((1, 3, 3, 2), training=False, momentum=0.9, epsilon=1e-3, seed=1
 # default 0.99 they need hundreds — one reason a batch-normalised network can evaluate poorly early in
 # training, although its training loss looks fine.
 
-# % nbgrader={"grade": false, "grade_id": "given_20", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_20", "locked": true, "schema_version": 3, "solution": false, "task": false}
 count = min(profile.train_size or len(train_images), 2000)
 images = train_images[:count, :, :, None].astype(np.float32) / 255
 random_conv = keras.layers.Conv2D(4, 5, activation="relu", dtype="float32",

@@ -72,7 +72,7 @@
 # then run the test cell below it. Hidden tests try other sizes, strides and widths when your
 # work is graded, so write general code.
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 profile = start()
 
@@ -300,7 +300,7 @@ check_vgg_stage("C", 2, (15, 15, 64), 2, 128)  # odd grid: the pool drops the la
 # count match the lecture's table (14.7M of the 138M parameters are in the convolutions; the
 # rest sit in the first fully connected layer):
 
-# % nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
 inputs = x = keras.Input((224, 224, 3))
 for num_convs, filters in [(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)]:
     x = vgg_stage(x, num_convs, filters)
@@ -602,7 +602,7 @@ check_transition((9, 9, 45), 0.5)  # odd numbers: int() rounds 22.5 down, the po
 # DenseNet-121's convolutional body (the paper's Table 1: 6, 12, 24, 16 layers, k = 32) on a
 # 56x56x64 input:
 
-# % nbgrader={"grade": false, "grade_id": "given_29", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_29", "locked": true, "schema_version": 3, "solution": false, "task": false}
 inputs = x = keras.Input((56, 56, 64))
 for i, num_layers in enumerate((6, 12, 24, 16)):
     x = dense_block(x, num_layers, 32)
@@ -771,7 +771,7 @@ check_gradient_norms(models.build("resnet_cifar", depth=8, input_shape=(6, 6, 3)
 # plain and residual nets of 20 and 56 layers, on one batch of Fashion-MNIST (narrower than the
 # paper's in the grading profile, so that it runs in seconds).
 
-# % nbgrader={"grade": false, "grade_id": "given_37", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_37", "locked": true, "schema_version": 3, "solution": false, "task": false}
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.fashion_mnist()
 x_batch, y_batch = data.stratified_subset(x_train_all, y_train_all, 32 if profile.is_grading else 128, seed=0)
 x_batch = data.normalise(x_batch)

@@ -38,7 +38,7 @@
 #
 # **Total: 19 points** (12 autograded, 7 written)
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 
 profile = start()
@@ -71,7 +71,7 @@ SIMILAR_CLASSES = [c for c in range(10) if c not in SOURCE_CLASSES]  # the simil
 source = pretrained.load("fashion_source5")
 source.summary()
 
-# % nbgrader={"grade": false, "grade_id": "given_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_4", "locked": true, "schema_version": 3, "solution": false, "task": false}
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.fashion_mnist()
 
 
@@ -344,7 +344,7 @@ _check_unfreeze("features", 3e-4, seed=2, train=False)
 # The grading profile only shows the mechanics on one cell (similar data, little data; few epochs, 500
 # test images, no "fine-tune deeper"); the full profile measures all four cells (several minutes on a CPU).
 
-# % nbgrader={"grade": false, "grade_id": "given_14", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_14", "locked": true, "schema_version": 3, "solution": false, "task": false}
 if profile.is_grading:
     budget = {"little": (100, 5), "a lot": (500, 2)}  # (training images, E)
     STRATEGIES = ("scratch", "feature extraction", "fine-tune top")

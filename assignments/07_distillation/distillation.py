@@ -36,7 +36,7 @@
 #
 # **Total: 17 points** (13 autograded, 4 written)
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 
 profile = start()
@@ -59,7 +59,7 @@ tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build ma
 # `pretrained.load` rebuilds the architecture, verifies the weight file's SHA-256 and loads it. The model
 # outputs **logits** $z$ (no softmax), which is exactly what distillation needs.
 
-# % nbgrader={"grade": false, "grade_id": "given_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 teacher = pretrained.load("fashion_cnn")
 print(f"teacher: {teacher.count_params():,} parameters; documented test accuracy "
       f"{pretrained.entry('fashion_cnn').test_accuracy:.3f}")

@@ -48,7 +48,7 @@
 # independent answers: tiny models whose saliency, occlusion map, guided gradient, Grad-CAM and
 # gradient-ascent image can be written down by hand, and TensorFlow's own operations.
 
-# % nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 from course.runtime import start
 
 profile = start()
@@ -85,7 +85,7 @@ if profile.is_grading:
 # The images are Fashion-MNIST test images (28x28, one channel, floats in [0, 1]): items drawn on an
 # exactly black background, which will make some of our sanity checks sharp.
 
-# % nbgrader={"grade": false, "grade_id": "given_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_3", "locked": true, "schema_version": 3, "solution": false, "task": false}
 model = pretrained.load("fashion_cnn")
 (_, _), (x_test_raw, y_test_raw) = fashion_mnist()
 x_test, y_test = normalise(x_test_raw), y_test_raw.astype(int)
@@ -340,7 +340,7 @@ expect_shape(feature_maps(model, x_test[:2], "relu3"), (2, *model.get_layer("rel
 # surfaces, some on the background side of an edge. Deeper layers (`relu3`, 7x7) respond to larger
 # and more abstract parts.
 
-# % nbgrader={"grade": false, "grade_id": "given_15", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_15", "locked": true, "schema_version": 3, "solution": false, "task": false}
 sneaker = x_test[gallery[7]]
 for name, shown in (("relu1", 16), ("relu3", 16)):
     maps = feature_maps(model, sneaker[None], name)[0]
@@ -355,7 +355,7 @@ for name, shown in (("relu1", 16), ("relu3", 16)):
 # it unchanged. Filters learned on clothes still find edges and blobs in a photo of a man with a
 # camera: the first layers learn generic features, which is why transfer learning works.
 
-# % nbgrader={"grade": false, "grade_id": "given_17", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_17", "locked": true, "schema_version": 3, "solution": false, "task": false}
 photo_image = normalise(photo("camera", size=160, gray=True))[..., None]  # (H, W, 1) in [0, 1]
 stem = any_size(model, up_to="relu2")
 photo_maps = feature_maps(stem, photo_image[None], "relu1")[0]
@@ -440,7 +440,7 @@ check_occlusion((5, 5, 1), 2, 1, patch=5, stride=1, fill=0.25, seed=3, what="hid
 # Now the lecture's version, with a grey square (0.5), next to a black one (0.0, this data set's
 # blank). Dark blue marks the positions where covering the image hurts the correct class most.
 
-# % nbgrader={"grade": false, "grade_id": "given_22", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_22", "locked": true, "schema_version": 3, "solution": false, "task": false}
 picked = [gallery[c] for c in (9, 1, 8, 0)]
 fig, axes = plt.subplots(3, len(picked), figsize=(2.1 * len(picked), 6.3))
 occlusion_drops = {}
@@ -675,7 +675,7 @@ check_grad_cam(3, 0, "hidden: no positive evidence gives an all-zero map (no div
 # spread out; guided backprop shows crisp outlines; Grad-CAM is coarse (7x7 upsampled) but says
 # where the class evidence is.
 
-# % nbgrader={"grade": false, "grade_id": "given_35", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_35", "locked": true, "schema_version": 3, "solution": false, "task": false}
 picked = [gallery[c] for c in ((0, 1, 7, 9) if profile.is_grading else (0, 1, 5, 7, 8, 9))]
 fig, axes = plt.subplots(4, len(picked), figsize=(1.9 * len(picked), 7.6))
 for col, i in enumerate(picked):
@@ -697,7 +697,7 @@ plt.show()
 # and for another class of the same image, and measure how similar the two maps are (correlation
 # over pixels; 1 means the map ignores which class you asked about).
 
-# % nbgrader={"grade": false, "grade_id": "given_37", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "given_37", "locked": true, "schema_version": 3, "solution": false, "task": false}
 def correlation(a, b):
     with np.errstate(all="ignore"):  # an all-zero map has no correlation (nan), skipped by nanmean below
         return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
