@@ -57,7 +57,7 @@ def _keras():
 
 
 def _array_payload(array: np.ndarray) -> dict:
-    array = np.ascontiguousarray(np.asarray(array))
+    array = np.asarray(array)  # tobytes() below is C order whatever the layout; 0-d arrays stay 0-d
     if array.dtype.kind not in ALLOWED_ARRAY_KINDS or array.dtype.fields is not None:
         raise ChannelError(f"arrays of dtype {array.dtype} cannot be sent (only numbers, booleans and strings)")
     return {"dtype": array.dtype.str, "shape": list(array.shape), "data": _b64(array.tobytes())}

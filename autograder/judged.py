@@ -76,7 +76,7 @@ def _names(source: str) -> tuple[set[str], set[str]] | None:
     return bound, read
 
 
-def test_cells_needed_later(cells, roles: list[str]) -> set[int]:
+def judged_cells_also_run_by_student(cells, roles: list[str]) -> set[int]:
     """Test cells whose names a later cell of the student's kernel reads: those run there too."""
     needed = set()
     later_reads: set[str] = set()
@@ -178,7 +178,7 @@ class JudgedExecute(SandboxedExecute):
     def preprocess(self, nb, resources=None, km=None):
         if len(self.roles) != len(nb.cells):
             raise ValueError("the cell roles do not match the notebook")
-        self._needed = test_cells_needed_later(nb.cells, self.roles)
+        self._needed = judged_cells_also_run_by_student(nb.cells, self.roles)
         return super().preprocess(nb, resources, km)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
