@@ -124,6 +124,19 @@ def model_from_archive(data: bytes):
         os.unlink(path)
 
 
+RNG_KINDS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def rng_from_state(state) -> np.random.Generator:
+    """A NumPy Generator in the given state (its bit generator must be one of NumPy's own)."""
+    kind = state.get("bit_generator") if isinstance(state, dict) else None
+    if kind not in RNG_KINDS:
+        raise ChannelError(f"malformed message: unknown random generator {kind!r}")
+    rng = np.random.Generator(getattr(np.random, kind)())
+    rng.bit_generator.state = state
+    return rng
+
+
 def model_fingerprint(model) -> str:
     """Changes whenever a model's weights, trainable flags or compile state change."""
     digest = hashlib.sha256()
@@ -219,6 +232,9 @@ class Codec:
             return {"$": "npscalar", **_array_payload(np.asarray(value))}
         if isinstance(value, np.dtype):
             return {"$": "dtype", "v": value.str}
+        if isinstance(value, np.random.Generator):
+            state = value.bit_generator.state
+            return {"$": "rng", "state": self.encode(state, depth + 1)}
         encoded = self._encode_framework(value, depth)
         if encoded is not None:
             return encoded
@@ -327,6 +343,8 @@ class Codec:
             if dtype.kind not in ALLOWED_ARRAY_KINDS:
                 raise ChannelError("malformed message: dtype not allowed")
             return dtype
+        if tag == "rng":
+            return rng_from_state(self.decode(obj.get("state"), depth + 1))
         if tag in ("tensor", "variable"):
             import tensorflow as tf
 

@@ -111,9 +111,21 @@ def grading_env(work: str, python_prefix: str) -> dict[str, str]:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command goes through the sandbox launcher."""
+    """A kernel manager whose kernel command goes through the sandbox launcher.
+
+    Interrupts (a cell's timeout) go as Jupyter ``interrupt_request`` messages,
+    which the kernel turns into its own SIGINT: the sandbox is a session of its
+    own, out of reach of the signal a "signal" interrupt sends the launcher's group.
+    """
 
     sandbox_spec_file = Unicode("")
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)

@@ -36,6 +36,8 @@ import sys
 import traceback
 from typing import Any
 
+import numpy as np
+
 from .answer_key import StudentSources
 from .channel import (ChannelError, Codec, _b64, _unb64, load_state_into, model_fingerprint, model_from_archive,
                       model_to_archive)
@@ -84,6 +86,7 @@ class Link:
         self.synced: dict[str, str] = {}        # mirror id -> fingerprint of the state the student side has
         self._ids: dict[int, str] = {}          # id(model) -> mirror id
         self._next = 0
+        self._seq = 0
         self.codec = JudgeCodec(self)
 
     def send(self, message: dict) -> None:
@@ -96,9 +99,15 @@ class Link:
             raise SystemExit(0)  # the worker is gone
         return json.loads(line)
 
-    def ask(self, request: dict):
-        """Send a request to the student's kernel; return its decoded value or raise what it raised."""
+    def ask(self, request: dict, objects: dict | None = None):
+        """Send a request to the student's kernel; return its decoded value or raise what it raised.
+
+        ``objects``: the call's arguments by position or keyword, to receive in-place changes.
+        """
+        self._seq += 1
+        request = {**request, "seq": self._seq}
         self.send({"op": "ask", "request": request})
+        request["_objects"] = objects or {}
         reply = self.receive()
         if reply.get("printed"):
             self.printed.append(str(reply["printed"]))
@@ -110,11 +119,28 @@ class Link:
                 raise ValueError("not an object")
         except ValueError:
             raise ChannelError("the student's kernel sent a malformed answer") from None
+        if answer.get("seq") != self._seq:  # a stale answer: the kernel could not even write this one
+            raise StudentCodeError("your kernel could not answer (it may be out of memory)")
         for mid, archive in (answer.get("mirrors") or {}).items():
             self._update_mirror(str(mid), archive)
         if "error" in answer:
             raise _student_error(answer["error"] if isinstance(answer["error"], dict) else {})
+        if "updated" in answer and request.get("op") == "call":
+            self._update_arguments(request, self.codec.decode(answer["updated"]))
         return self.codec.decode(answer.get("value"))
+
+    def _update_arguments(self, request: dict, updated) -> None:
+        """What the student's function changed in place in an array or random generator the judge passed."""
+        originals = request.get("_objects", {})
+        if not isinstance(updated, dict):
+            return
+        for key, value in updated.items():
+            target = originals.get(key)
+            if isinstance(target, np.ndarray) and isinstance(value, np.ndarray) and target.flags.writeable \
+                    and value.shape == target.shape:
+                target[...] = value
+            elif isinstance(target, np.random.Generator) and isinstance(value, np.random.Generator):
+                target.bit_generator.state = value.bit_generator.state
 
     # -- mirrored Keras models -------------------------------------------------------------------
 
@@ -230,8 +256,10 @@ class StudentCallable(StudentObject):
     def __call__(self, *args, **kwargs):
         link = object.__getattribute__(self, "_link")
         symbolic = [a for a in list(args) + list(kwargs.values()) if _is_keras_tensor(a)]
-        result = self._ask("call", args=[link.codec.encode(a) for a in args],
-                           kwargs={str(k): link.codec.encode(v) for k, v in kwargs.items()})
+        result = link.ask({"op": "call", "target": object.__getattribute__(self, "_id"),
+                           "args": [link.codec.encode(a) for a in args],
+                           "kwargs": {str(k): link.codec.encode(v) for k, v in kwargs.items()}},
+                          objects={**dict(enumerate(args)), **kwargs})
         if symbolic and isinstance(result, dict) and set(result) == {"$graph"}:
             return _reapply(result["$graph"], symbolic)
         return result

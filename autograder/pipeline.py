@@ -7,6 +7,13 @@ ones touching the gradebook, one submission at a time) with nbgrader's own
 preprocessors, and the execution runs in worker processes, several at once,
 each kernel in its own sandbox (`autograder.execute`, `autograder.sandbox`).
 
+Scores come from a judge, not from the student's kernel: the parent decides
+from the gradebook which cells are the instructor's (`autograder.roles`), and
+the worker runs the test cells in a separate sandboxed process that student
+code never runs in, where the student's functions are stand-ins called over a
+data-only channel (`autograder.judged`, `autograder.judge`). Whatever the
+student's kernel prints, returns or patches cannot change a score.
+
 One grading rule differs from stock nbgrader, on purpose: text a test cell
 writes to **stderr** does not zero it (TensorFlow logs to stderr on import and
 on its first operation, even with its log level turned down). A test cell
@@ -42,7 +49,7 @@ from sqlalchemy.exc import SAWarning
 
 from .execute import Job, NotebookJob, Worker
 from .layout import COURSE_ID, REPO, Workspace, tree_digest
-from .roles import cell_roles
+from .roles import answer_names, cell_roles
 from .sandbox import Capabilities, Limits, UidPool, kill_uid, probe
 from .submission_files import Refused, list_notebooks, looks_like_submission, read_timestamp
 
@@ -83,6 +90,7 @@ class _Prepared:
     missing: dict[str, str]      # expected notebook name -> why it cannot be graded
     notes: list[str]
     roles: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # notebook -> role of each cell
+    answers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # notebook -> names the student defines
 
 
 STDERR_MARK = "[stderr] "
@@ -267,6 +275,7 @@ class Grader:
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
             with Gradebook(self.ws.db_url, COURSE_ID) as gb:
                 prepared.roles[name] = cell_roles(nb, gb, Path(name).stem, self.aid)
+                prepared.answers[name] = answer_names(nb, gb, Path(name).stem, self.aid)
             target = prepared.job_dir / "in" / name
             target.parent.mkdir(exist_ok=True)
             nbformat.write(nb, target)
@@ -295,7 +304,8 @@ class Grader:
         (uid, judge_uid), worker = slots.get()
         try:
             job = Job(
-                notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name), prepared.roles[name])
+                notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name),
+                                       prepared.roles[name], prepared.answers[name])
                            for name, path in prepared.notebooks.items()],
                 data_from=str(self.source_dir), uid=uid, judge_uid=judge_uid, namespaces=caps.namespaces,
                 hide=self._hidden_paths(prepared.folder), expose_read_only=_runtime_paths(),

@@ -59,16 +59,23 @@ class Server:
 
     def serve(self, request_b64: str) -> None:
         """Answer one request; the answer is left in ``self.last`` for the caller to read."""
+        self.last = ""
+        self.updated = {}
+        request = {}
         try:
             request = json.loads(base64.b64decode(request_b64))
+            self.updated = {}
             answer = {"value": self.codec.encode(self._dispatch(request))}
+            if self.updated:
+                answer["updated"] = self.codec.encode(self.updated)
         except BaseException as exc:  # noqa: BLE001 - SystemExit and interrupts included: all go back as data
             answer = {"error": _describe_error(exc)}
         try:
             answer["mirrors"] = self._changed_mirrors()
+            answer["seq"] = request.get("seq")
             self.last = json.dumps(answer, allow_nan=False)
         except BaseException as exc:  # noqa: BLE001
-            self.last = json.dumps({"error": _describe_error(exc)})
+            self.last = json.dumps({"error": _describe_error(exc), "seq": request.get("seq")})
 
     def _changed_mirrors(self) -> dict:
         changed = {}
@@ -180,7 +187,11 @@ class Server:
         placeholders = []
         if keras is not None:
             placeholders = [a for a in list(args) + list(kwargs.values()) if isinstance(a, keras.KerasTensor)]
+        before = {key: _state(value) for key, value in list(enumerate(args)) + list(kwargs.items())}
         result = fn(*args, **kwargs)
+        for key, value in list(enumerate(args)) + list(kwargs.items()):  # in-place changes go back to the judge
+            if before[key] is not None and not _same(before[key], _state(value)):
+                self.updated[key] = value
         if placeholders and _symbolic(result, keras):
             model = keras.Model(placeholders, result)
             return {"$graph": base64.b64encode(channel.model_to_archive(model)).decode("ascii")}
@@ -201,6 +212,25 @@ class Server:
             value = fn(*args, **kwargs)
         grads = tape.gradient(value, [args[i] for i in wrt], output_gradients=upstream)
         return {"value": value, "gradients": [None if g is None else tf.convert_to_tensor(g) for g in grads]}
+
+
+def _state(value):
+    """A copy of what a call may change in place in a data argument (arrays, random generators)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, np.random.Generator):
+        return json.dumps(value.bit_generator.state, sort_keys=True, default=str)
+    return None
+
+
+def _same(a, b) -> bool:
+    import numpy as np
+
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    return a == b
 
 
 def _symbolic(result, keras) -> bool:

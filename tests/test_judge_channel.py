@@ -116,7 +116,7 @@ def test_stand_ins_have_no_dunder_back_door():
     class Link:
         codec = _judge_codec()
 
-        def ask(self, request):
+        def ask(self, request, objects=None):
             asked.append(request)
             return 1
 
@@ -144,3 +144,12 @@ def test_test_cells_run_in_the_student_kernel_only_when_a_later_cell_reads_their
     roles = ["student", "test", "test", "student", "student"]
     assert judged_cells_also_run_by_student(nb.cells, roles) == {1, 2}
     assert judged_cells_also_run_by_student(nb.cells[:3], roles[:3]) == set()
+
+
+def test_random_generators_cross_in_their_state():
+    rng = np.random.default_rng(3)
+    rng.random(5)
+    copy = _judge_codec().loads(_student_codec()[0].dumps(rng))
+    assert np.array_equal(copy.random(4), rng.random(4))
+    with pytest.raises(ChannelError, match="unknown random generator"):
+        Codec().loads(json.dumps({"$": "rng", "state": {"$": "dict", "items": [["bit_generator", "os.system"]]}}))
