@@ -171,6 +171,9 @@ def feedback(assignment_id: str, workdir=None, db_url=None) -> dict[str, list[Pa
 
 
 def export(workdir=None, db_url=None) -> str:
+    """The grades as CSV; ids go through `csv_cell`: one line per row, never a spreadsheet formula."""
+    from .submission_files import csv_cell
+
     ws = Workspace.create(workdir, db_url)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -178,7 +181,7 @@ def export(workdir=None, db_url=None) -> str:
     with Gradebook(ws.db_url, COURSE_ID) as gb:
         for assignment in gb.assignments:
             for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
-                writer.writerow([submission.student.id, assignment.name,
+                writer.writerow([csv_cell(submission.student.id), csv_cell(assignment.name),
                                  f"{submission.score:g}", f"{submission.max_score:g}"])
     return out.getvalue()
 

@@ -112,14 +112,18 @@ def model_from_archive(data: bytes):
     """Load an archive with Keras's safe mode: no lambdas, no code, only known layer classes."""
     import keras
 
+    import warnings
+
     fd, path = tempfile.mkstemp(suffix=".keras")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        try:
-            return keras.models.load_model(path, safe_mode=True, compile=True)
-        except Exception:  # noqa: BLE001 - a loss or optimizer that does not load: the model still does
-            return keras.models.load_model(path, safe_mode=True, compile=False)
+        with warnings.catch_warnings():  # optimizer slots that do not exist until the first step
+            warnings.simplefilter("ignore")
+            try:
+                return keras.models.load_model(path, safe_mode=True, compile=True)
+            except Exception:  # noqa: BLE001 - a loss or optimizer that does not load: the model still does
+                return keras.models.load_model(path, safe_mode=True, compile=False)
     finally:
         os.unlink(path)
 
@@ -154,9 +158,11 @@ def model_fingerprint(model) -> str:
 
 def load_state_into(target, source) -> None:
     """Make model ``target`` equal to ``source`` in trainable flags, weights and compile state, in place."""
+    # Keras propagates `trainable` down to every sublayer: set the outer model first, then each
+    # layer in pre-order (a parent before its children), so the children's own flags win.
+    target.trainable = source.trainable
     for mine, theirs in zip(target._flatten_layers(include_self=False), source._flatten_layers(include_self=False)):
         mine.trainable = theirs.trainable
-    target.trainable = source.trainable
     target.set_weights(source.get_weights())
     if getattr(source, "compiled", False) and source.get_compile_config():
         target.compile_from_config(source.get_compile_config())

@@ -30,6 +30,12 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "samples" / "assignments"
 DEFAULT_WORKDIR = REPO / "work"
 COURSE_ID = "cnn-course"
 
+# Student HTML is shown, never run, in the formgrader and in feedback (see autograder/htmlsafety.py).
+HTML_SAFETY = {
+    "HTMLExporter.filters": {"markdown2html": "autograder.htmlsafety.markdown2html"},
+    "HTMLExporter.preprocessors": ["autograder.htmlsafety.SanitizeOutputs"],
+}
+
 # Never copied into nbgrader's source folder.
 _SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 
@@ -102,7 +108,7 @@ class Workspace:
         c.LimitOutput.max_lines = 1000
         c.LimitOutput.max_traceback = 100
         c.Exchange.root = str(self.workdir / "exchange")
-        for dotted, value in overrides.items():
+        for dotted, value in {**HTML_SAFETY, **overrides}.items():
             section, key = dotted.split(".")
             setattr(getattr(c, section), key, value)
         return c
@@ -118,6 +124,7 @@ class Workspace:
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
             "c.OverwriteCells.add_missing_cells = True\n"
             f"c.Exchange.root = {str(self.workdir / 'exchange')!r}\n"
+            + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in HTML_SAFETY.items())
         )
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
@@ -174,10 +181,29 @@ def _put_environment_on_path() -> None:
 
 
 def tree_digest(folder: Path) -> str:
-    """SHA-256 over the relative paths and bytes of every file below ``folder``."""
+    """SHA-256 over the relative paths and bytes of every regular file below ``folder``.
+
+    A submission is the student's: links and special files count by name and
+    kind (a link by its target's name), never followed nor opened; files are
+    hashed in chunks, so a huge one costs time, not memory. Trees of regular
+    files keep the digest they had before links were told apart.
+    """
+    import stat
+
+    from .submission_files import Refused, sha256_regular, walk
+
     digest = hashlib.sha256()
-    if folder.is_dir():
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for rel, st, dir_fd in walk(folder):
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        name = os.path.basename(rel)
+        digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+        if stat.S_ISREG(st.st_mode):
+            try:
+                digest.update(sha256_regular(name, dir_fd))
+            except Refused:  # swapped for a link or a special file since walk looked
+                digest.update(b"\0swapped")
+        else:
+            target = os.readlink(name, dir_fd=dir_fd) if stat.S_ISLNK(st.st_mode) else ""
+            digest.update(f"\0{stat.S_IFMT(st.st_mode)}\0{target}".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()

@@ -1,11 +1,18 @@
-"""Closing tables: scores, and the submissions that need a human's attention."""
+"""Closing tables: scores, and the submissions that need a human's attention.
+
+Student ids, file names and reasons are the students' text: each is printed
+through `safe_label`, so none can start a line (or a row) of its own.
+"""
 from __future__ import annotations
 
 import sys
 from typing import TextIO
 
+from .submission_files import safe_label
+
 
 def _table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
+    rows = [[safe_label(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     print(line, file=out)
@@ -26,7 +33,7 @@ def print_results(assignment_id: str, results, out: TextIO = sys.stdout) -> None
     if noted:
         print("\nfailures and notes:", file=out)
         for r in noted:
-            print(f"  {r.student}: {r.reason}", file=out)
+            print(f"  {safe_label(r.student)}: {safe_label(r.reason)}", file=out)
 
 
 def _tests_score(result) -> str:
@@ -43,4 +50,4 @@ def print_checks(reports, out: TextIO = sys.stdout) -> None:
     _table(["assignment", "solution (tests)", "stub (tests)", "check"], rows, out)
     for rep in reports:
         for problem in rep.problems:
-            print(f"  {rep.assignment}: {problem}", file=out)
+            print(f"  {safe_label(rep.assignment)}: {safe_label(problem)}", file=out)

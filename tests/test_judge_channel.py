@@ -153,3 +153,27 @@ def test_random_generators_cross_in_their_state():
     assert np.array_equal(copy.random(4), rng.random(4))
     with pytest.raises(ChannelError, match="unknown random generator"):
         Codec().loads(json.dumps({"$": "rng", "state": {"$": "dict", "items": [["bit_generator", "os.system"]]}}))
+
+
+def test_a_mirrored_model_takes_the_other_sides_trainable_flags_weights_and_compile_state():
+    import keras
+
+    from autograder.channel import load_state_into, model_fingerprint
+
+    def build():
+        inputs = keras.Input((4,))
+        base = keras.Model(inputs, keras.layers.Dense(3, name="d1")(keras.layers.Dense(3, name="d0")(inputs)),
+                           name="base")
+        outer_in = keras.Input((4,))
+        return keras.Model(outer_in, keras.layers.Dense(2, name="head")(base(outer_in)))
+
+    mine, theirs = build(), build()
+    theirs.get_layer("base").trainable = True
+    theirs.get_layer("base").get_layer("d0").trainable = False
+    theirs.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    assert model_fingerprint(mine) != model_fingerprint(theirs)
+    load_state_into(mine, theirs)
+    base = mine.get_layer("base")
+    assert not base.get_layer("d0").trainable and base.get_layer("d1").trainable
+    assert np.isclose(float(mine.optimizer.learning_rate), 0.01)
+    assert all(np.array_equal(a, b) for a, b in zip(mine.get_weights(), theirs.get_weights()))
