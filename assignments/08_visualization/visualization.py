@@ -899,6 +899,8 @@ expect_true(nearest_neighbour_agreement(embedding, labels) > 0.95, "separated cl
 expect_close(tsne_2d(points, seed=0, perplexity=10.0), embedding, "the same seed gives the same embedding",
              hint="pass random_state=seed to TSNE")
 ### BEGIN HIDDEN TESTS
+from sklearn.manifold import TSNE  # the oracle's own import: the judge never borrows the student's
+
 points, labels = blobs(8, 4, 12, seed=1)
 embedding = as_array(tsne_2d(points, seed=3, perplexity=5.0), "hidden: tsne_2d(32 points, perplexity 5)")
 expect_shape(embedding, (32, 2), "hidden: 32 points", quiet=True)
