@@ -291,21 +291,34 @@ def _reapply(archive_b64: str, inputs: list):
     """Apply the layers the student's function created to the judge's own symbolic tensors.
 
     The student's kernel built them on placeholders of the same shapes; here
-    they are re-applied one by one, so that the judge's model holds them as
-    its own layers (not one opaque sub-model). Layers with automatic names
-    are renamed when a judge layer already has that name.
+    each one is rebuilt from its config and weights and applied to the
+    judge's tensors in the same order, so that the judge's model holds them as
+    its own layers (not one opaque sub-model, and with no trace of the
+    placeholders). Layers with automatic names get fresh ones, as they would
+    have had, had the student's code run here.
     """
     from keras.src.utils import naming
 
     if not isinstance(archive_b64, str):
         raise ChannelError("malformed message: bad graph")
     block = model_from_archive(_unb64(archive_b64))
-    for layer in block._flatten_layers(include_self=False):
+    for layer in block._flatten_layers(include_self=False, recursive=False):
         snake = naming.to_snake_case(type(layer).__name__)
         if re.fullmatch(rf"{re.escape(snake)}(_\d+)?", layer.name):
             layer.name = naming.auto_name(type(layer).__name__)
+
+    def rebuilt(layer):
+        clone = type(layer).from_config(layer.get_config())
+
+        def call(*args, **kwargs):
+            outputs = clone(*args, **kwargs)
+            clone.set_weights(layer.get_weights())
+            return outputs
+
+        return call
+
     block_inputs = inputs[0] if len(inputs) == 1 else inputs
-    return block._run_through_graph(block_inputs, operation_fn=lambda op: op)
+    return block._run_through_graph(block_inputs, operation_fn=rebuilt)
 
 
 SOURCES = StudentSources()
