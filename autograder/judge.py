@@ -187,8 +187,13 @@ class JudgeCodec(Codec):
         return message
 
     def decode_model(self, obj: dict):
-        model = super().decode_model(obj)
         mirror = obj.get("mirror")
+        known = self.link.models.get(mirror) if isinstance(mirror, str) else None
+        model = super().decode_model(obj)
+        if known is not None and not isinstance(model, StudentObject):
+            load_state_into(known, model)  # the same model as before: the judge keeps its own object
+            self.link.synced[mirror] = model_fingerprint(known)
+            return known
         if isinstance(mirror, str) and not isinstance(model, StudentObject):
             self.link.register(mirror, model, student_has_it=True)
         return model

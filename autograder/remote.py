@@ -91,6 +91,9 @@ class Server:
 
     def _register_mirror(self, model) -> str:
         """A model this side sends: from now on its changes are reported after every request."""
+        for mid, known in self.mirrors.items():
+            if known is model:  # already mirrored: its changes are reported with the answer
+                return mid
         mid = f"s{id(model)}"
         self.mirrors[mid] = model
         self.printed[mid] = channel.model_fingerprint(model)
