@@ -9,8 +9,10 @@ interrupt on timeout, errors recorded as outputs) with three additions:
 
 * the kernel is sandboxed and talks over Unix sockets (``ipc`` transport), so
   it needs no network;
-* a cell's output is capped (100 MB of prints must not exhaust the grader);
-  error outputs are always kept, because they decide the score;
+* output is capped per cell and for the whole notebook, every kind of it
+  (prints, displays, results, errors, widget state), so 100 MB of prints
+  exhausts neither the grader nor the notebooks it writes; an error is
+  shortened but always kept, because it decides the score;
 * when the kernel dies (``os._exit``, a segfault, the memory limit) or stops
   answering, every test cell that did not finish gets an error output saying
   why, so that nbgrader's "no error means full marks" rule cannot give
@@ -39,9 +41,12 @@ from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Integer, Unicode
 
-from .sandbox import Limits, SandboxSpec, kill_uid
+from .sandbox import Limits, SandboxSpec, enter_private_mounts, kill_uid, scratch
 
 KERNEL_NAME = "python3"
+ERROR_VALUE_CHARS = 2000        # of an error's message, and of each line of its traceback
+ERROR_TRACEBACK_CHARS = 8000    # of its traceback, from the end (where the failing line is)
+CUT_NOTE = "\n[autograder: output dropped from here on: it passed the output budget]\n"
 
 
 @dataclasses.dataclass
@@ -69,6 +74,7 @@ class Job:
     max_output_bytes: int
     status_file: str
     judge_uid: int | None = None  # the judge runs as its own uid, never the student's
+    max_notebook_bytes: int = 20_000_000  # the whole executed notebook, outputs and widget state included
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(dataclasses.asdict(self)))
@@ -132,10 +138,74 @@ class SandboxedKernelManager(AsyncKernelManager):
         return [sys.executable, "-m", "autograder.sandbox", self.sandbox_spec_file, "--"] + command
 
 
+def _json_bytes(value) -> int:
+    """At least what `value` adds to the written notebook: its JSON, and an indented line per newline."""
+    text = json.dumps(value, ensure_ascii=False)
+    return len(text.encode(errors="surrogatepass")) + 12 * text.count("\\n") + 128
+
+
+def _short_error(content: dict) -> dict:
+    """An error that still says what went wrong in a few KB: its name, its message's start, its traceback's end."""
+    kept, size = [], 0
+    for line in reversed(content.get("traceback") or []):
+        line = line[:ERROR_VALUE_CHARS]
+        size += len(line)
+        if size > ERROR_TRACEBACK_CHARS:
+            kept.append("[autograder: traceback shortened]")
+            break
+        kept.append(line)
+    return {**content, "ename": str(content.get("ename", ""))[:200],
+            "evalue": str(content.get("evalue", ""))[:ERROR_VALUE_CHARS], "traceback": kept[::-1]}
+
+
+def _stream_start(content: dict, room: int) -> str:
+    """As much of the start of a stream's text as fits in `room` bytes."""
+    text = content["text"][:max(room, 0)]
+    while text and _json_bytes({**content, "text": text}) > room:
+        text = text[:len(text) // 2]
+    return text
+
+
+def fit_notebook(nb, max_bytes: int) -> bool:
+    """Shrink `nb` until it is written in at most `max_bytes`: the last guard of the notebook budget.
+
+    Widget state goes first, then the biggest outputs (a note says so), then
+    errors shrink, to one line at worst: an error stays an error. False when
+    that is not enough (the cells' sources alone are too big).
+    """
+    def size() -> int:
+        return len(nbformat.writes(nb).encode(errors="surrogatepass"))
+
+    if size() <= max_bytes:
+        return True
+    nb.metadata.pop("widgets", None)
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for out in (out for cell in code_cells for out in cell.outputs if out.output_type == "error"):
+        out.update(_short_error(out))  # as `SandboxedExecute.output` keeps them
+    excess = size() - max_bytes
+    outputs = [(_json_bytes(out), cell, out) for cell in code_cells for out in cell.outputs
+               if out.output_type != "error"]
+    for cost, cell, out in sorted(outputs, key=lambda item: -item[0]):
+        if excess <= 0:
+            break
+        excess -= cost
+        cell.outputs = [o for o in cell.outputs if o is not out]
+        if not any(o.get("text") == CUT_NOTE for o in cell.outputs):
+            cell.outputs.append(new_output("stream", name="stdout", text=CUT_NOTE))
+    if size() > max_bytes:
+        for cell in code_cells:
+            for out in cell.outputs:
+                if out.output_type == "error":
+                    out.evalue = out.evalue[:200]
+                    out.traceback = [f"{out.ename}: {out.evalue}"]
+    return size() <= max_bytes
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute, with a sandboxed kernel, capped output and honest dead-kernel handling."""
 
-    max_output_bytes = Integer(2_000_000)
+    max_output_bytes = Integer(2_000_000)     # what one cell may show
+    max_notebook_bytes = Integer(20_000_000)  # the whole notebook: cells, outputs, widget state
 
     def __init__(self, spec: SandboxSpec, spec_file: str, **kwargs):
         super().__init__(**kwargs)
@@ -143,6 +213,8 @@ class SandboxedExecute(Execute):
         self._started: set[int] = set()
         self._finished: set[int] = set()
         self._output_bytes: dict[int, int] = {}
+        self._notebook_left = self.max_notebook_bytes  # less the cells themselves, see preprocess
+        self._cut: set[int] = set()
 
     def create_kernel_manager(self):
         self.kernel_name = KERNEL_NAME
@@ -156,20 +228,59 @@ class SandboxedExecute(Execute):
         self._started.add(cell_index)
 
     def on_cell_executed(self, **kwargs):
+        reply = kwargs["execute_reply"]
+        if reply["content"].get("status") == "error":  # nbgrader copies it when no error output matches
+            reply["content"] = _short_error(reply["content"])
         super().on_cell_executed(**kwargs)
         self._finished.add(kwargs["cell_index"])
 
+    def preprocess(self, nb, resources=None, km=None):
+        self._notebook_left = self.max_notebook_bytes - _json_bytes(nb)
+        return super().preprocess(nb, resources, km)
+
     def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] in ("stream", "display_data", "update_display_data"):
-            used = self._output_bytes.get(cell_index, 0) + len(str(msg["content"]))
-            self._output_bytes[cell_index] = used
-            if used > self.max_output_bytes:
-                if used - len(str(msg["content"])) <= self.max_output_bytes:
-                    outs.append(new_output("stream", name="stdout", text=(
-                        f"\n[autograder: this cell printed more than {self.max_output_bytes // 1_000_000} MB; "
-                        "the rest of its output was dropped]\n")))
-                return None
-        return super().output(outs, msg, display_id, cell_index)
+        """Keep an output within the cell's and the notebook's budget; an error is always kept, shortened."""
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "error":
+            content = _short_error(content)
+        room = min(self.max_output_bytes - self._output_bytes.get(cell_index, 0), self._notebook_left)
+        whole = kind == "error" or _json_bytes(content) <= room
+        if not whole and kind == "stream":
+            content = {**content, "text": _stream_start(content, room)}
+        out = None
+        if whole or (kind == "stream" and content["text"]):
+            self._charge(cell_index, _json_bytes(content))
+            out = super().output(outs, {**msg, "content": content}, display_id, cell_index)
+        if not whole and cell_index not in self._cut:
+            self._cut.add(cell_index)
+            outs.append(new_output("stream", name="stdout", text=CUT_NOTE))
+        return out
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """Widget state, stored in the notebook's metadata, counts against the notebook's budget too."""
+        cost = _json_bytes(msg["content"].get("data", {})) + sum(4 * len(b) // 3 + 4 for b in msg.get("buffers", []))
+        if self.store_widget_state and cost > self._notebook_left:
+            self.store_widget_state = False  # part of a widget state is of no use: keep none
+            self.widget_state.clear()
+            self.widget_buffers.clear()
+        elif self.store_widget_state:
+            self._notebook_left -= cost
+        super().handle_comm_msg(outs, msg, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        """An update rewrites every output showing that display: each copy counts."""
+        copies = sum(len(indices) for indices in self._display_id_map.get(display_id, {}).values())
+        cost = copies * _json_bytes(msg["content"])
+        if cost > self._notebook_left:
+            msg = {**msg, "content": {**msg["content"], "metadata": {},
+                                      "data": {"text/plain": CUT_NOTE.strip()}}}
+            cost = copies * _json_bytes(msg["content"])
+        self._notebook_left -= cost
+        super()._update_display_id(display_id, msg)
+
+    def _charge(self, cell_index: int, cost: int) -> None:
+        self._output_bytes[cell_index] = self._output_bytes.get(cell_index, 0) + cost
+        self._notebook_left -= cost
 
     def mark_unfinished(self, nb, why: str) -> None:
         """Give every test cell that did not finish an error output, so it cannot score."""
@@ -186,40 +297,42 @@ class SandboxedExecute(Execute):
 def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str | None:
     """Run one notebook in a fresh sandboxed kernel; return a problem description or None."""
     nb = nbformat.read(notebook.source, as_version=4)
-    scratch = tempfile.mkdtemp(prefix="ag-", dir=scratch_root)
-    os.chmod(scratch, 0o755)
-    spec = SandboxSpec(
-        scratch=scratch, data_from=job.data_from, hide=job.hide, expose_read_only=job.expose_read_only,
-        env=grading_env(os.path.join(scratch, "work"), sys.prefix), limits=job.limits, uid=job.uid,
-        namespaces=job.namespaces)
-    os.makedirs(spec.ipc, mode=0o700)
-    os.makedirs(spec.work)
-    spec_file = os.path.join(scratch, "sandbox.json")
-    spec.dump(spec_file)
-    from .judged import JudgedExecute, start_judge  # judged builds on this module
+    with scratch(scratch_root, job.limits.scratch_mb) as folder:  # all the kernel may write: ipc/ and work/
+        spec = SandboxSpec(
+            scratch=folder, data_from=job.data_from, hide=job.hide, expose_read_only=job.expose_read_only,
+            env=grading_env(os.path.join(folder, "work"), sys.prefix), limits=job.limits, uid=job.uid,
+            namespaces=job.namespaces)
+        os.makedirs(spec.ipc, mode=0o700)
+        os.makedirs(spec.work)
+        spec_file = os.path.join(folder, "sandbox.json")
+        spec.dump(spec_file)
+        from .judged import JudgedExecute, start_judge  # judged builds on this module
 
-    judge = start_judge(job, scratch_root)
-    executor = JudgedExecute(
-        spec, spec_file, notebook.roles, notebook.answers, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
-        max_output_bytes=job.max_output_bytes, raise_on_iopub_timeout=False, iopub_timeout=10,
-        # The outputs are in hand when the last cell ends, and the sandbox's uid is killed right after:
-        # a graceful shutdown would only wait for the kernel to tidy up a scratch folder we delete anyway.
-        shutdown_kernel="immediate",
-        extra_arguments=["--HistoryManager.hist_file=:memory:"])
-    problem = None
-    try:
-        executor.preprocess(nb, {"metadata": {"path": spec.work}})
-    except DeadKernelError:
-        problem = "the kernel died (a crash, os._exit, or a resource limit)"
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the notebook is still scored
-        problem = f"execution stopped: {type(exc).__name__}: {str(exc)[:300]}"
-    finally:
-        judge.close()
-        if job.uid is not None:
-            kill_uid(job.uid)
-        shutil.rmtree(scratch, ignore_errors=True)
+        judge = start_judge(job, scratch_root)
+        executor = JudgedExecute(
+            spec, spec_file, notebook.roles, notebook.answers, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
+            max_output_bytes=job.max_output_bytes, max_notebook_bytes=job.max_notebook_bytes,
+            raise_on_iopub_timeout=False, iopub_timeout=10,
+            # The outputs are in hand when the last cell ends, and the sandbox's uid is killed right after:
+            # a graceful shutdown would only wait for the kernel to tidy up a scratch folder we delete anyway.
+            shutdown_kernel="immediate",
+            extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        problem = None
+        try:
+            executor.preprocess(nb, {"metadata": {"path": spec.work}})
+        except DeadKernelError:
+            problem = "the kernel died (a crash, os._exit, or a resource limit)"
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the notebook is still scored
+            problem = f"execution stopped: {type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            judge.close()
+            if job.uid is not None:
+                kill_uid(job.uid)
     if problem:
         executor.mark_unfinished(nb, problem)
+    if not fit_notebook(nb, job.max_notebook_bytes):
+        problem = "; ".join(filter(None, [problem, (
+            f"the notebook is larger than {job.max_notebook_bytes / 1e6:g} MB even without its outputs")]))
     nbformat.write(nb, notebook.target)
     return problem
 
@@ -291,6 +404,7 @@ class Worker:
 def serve() -> None:
     """The worker's loop: one job path per line on stdin, "done" on stdout after each."""
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the grader
+    enter_private_mounts()  # first, while single-threaded: the kernels' scratch mounts vanish with us
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # kernels inherit stdout: keep their chatter out of the answers, in the log
     for line in sys.stdin:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from nbclient.util import run_sync
 from nbformat.v4 import new_output
 
 from .execute import Job, SandboxedExecute, grading_env
-from .sandbox import SandboxSpec, kill_uid
+from .sandbox import SandboxSpec, kill_uid, scratch
 
 HERE = Path(__file__).resolve().parent
 MAX_ANSWER_CHARS = 300 * 1024 * 1024
@@ -107,7 +106,7 @@ class JudgeProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         self.dead: str | None = None
         self.uid: int | None = None
-        self.scratch = ""
+        self.scratch = contextlib.ExitStack()  # the judge's scratch, released on close
 
     def send(self, message: dict) -> None:
         if self.dead:
@@ -143,25 +142,24 @@ class JudgeProcess:
         self.kill("stopped")
         if self.uid is not None:
             kill_uid(self.uid)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.close()
 
 
 def start_judge(job: Job, scratch_root: str) -> JudgeProcess:
-    """A fresh judge for one notebook: its own scratch and uid, the grader's code visible read-only."""
-    scratch = tempfile.mkdtemp(prefix="judge-", dir=scratch_root)
-    os.chmod(scratch, 0o755)
-    work = os.path.join(scratch, "work")
-    env = grading_env(work, sys.prefix)
+    """A fresh judge for one notebook: its own size-limited scratch and uid, the grader's code read-only."""
+    stack = contextlib.ExitStack()
+    folder = stack.enter_context(scratch(scratch_root, job.limits.scratch_mb))
+    env = grading_env(os.path.join(folder, "work"), sys.prefix)
     env["PYTHONPATH"] = str(HERE.parent)
-    spec = SandboxSpec(scratch=scratch, data_from=job.data_from, hide=job.hide,
+    spec = SandboxSpec(scratch=folder, data_from=job.data_from, hide=job.hide,
                        expose_read_only=sorted(set(job.expose_read_only) | {str(HERE)}, key=len),
                        env=env, limits=job.limits, uid=job.judge_uid, namespaces=job.namespaces)
     os.makedirs(spec.ipc, mode=0o700)
     os.makedirs(spec.work)
-    spec_file = os.path.join(scratch, "sandbox.json")
+    spec_file = os.path.join(folder, "sandbox.json")
     spec.dump(spec_file)
     judge = JudgeProcess(spec_file)
-    judge.uid, judge.scratch = job.judge_uid, scratch
+    judge.uid, judge.scratch = job.judge_uid, stack
     return judge
 
 

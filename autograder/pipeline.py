@@ -61,7 +61,8 @@ class GradingOptions:
     submission_timeout: int = 900       # seconds for a whole submission, kernel start-ups included
     startup_timeout: int = 120          # seconds for a kernel to come up (TensorFlow machines are busy)
     limits: Limits = dataclasses.field(default_factory=Limits)
-    max_output_bytes: int = 2_000_000   # per cell; error outputs are always kept
+    max_output_bytes: int = 2_000_000   # per cell, every output type (errors are shortened, never dropped)
+    max_notebook_bytes: int = 20_000_000  # the whole executed notebook
     force: bool = False                 # re-grade submissions that are already graded and unchanged
     progress: bool = True
 
@@ -311,6 +312,7 @@ class Grader:
                 hide=self._hidden_paths(prepared.folder), expose_read_only=_runtime_paths(),
                 limits=self.options.limits, cell_timeout=self.options.cell_timeout,
                 startup_timeout=self.options.startup_timeout, max_output_bytes=self.options.max_output_bytes,
+                max_notebook_bytes=self.options.max_notebook_bytes,
                 status_file=str(prepared.job_dir / "status.json"))
             (prepared.job_dir / "out").mkdir()
             job.dump(prepared.job_dir / "job.json")

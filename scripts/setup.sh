@@ -50,4 +50,14 @@ if ! grep -qs "$REPO/.venv/bin/python" "$kernel_dir/kernel.json"; then
   .venv/bin/python -m ipykernel install --user --name cnn-course --display-name "CNN course (.venv)" >/dev/null
   say "registered Jupyter kernel 'cnn-course'"
 fi
+# 5. Headless Chromium and its driver: the tests open feedback and the formgrader in a real browser.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if apt_install --no-install-recommends chromium chromium-driver; then say "installed Debian's chromium and chromium-driver"
+  else say "could not install chromium (not root or no apt): the browser tests will be skipped"; fi
+fi
+# 6. Bubblewrap: the autograder's sandbox for student kernels (autograder/sandbox.py).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if apt_install bubblewrap; then say "installed Debian's bubblewrap (the grading sandbox)"
+  else say "could not install bubblewrap (not root or no apt): grading warns that student code is not isolated"; fi
+fi
 say "ready: $REPO/.venv"

@@ -1,0 +1,342 @@
+"""The sandbox keeps its promises: no way out, and nothing left behind for the next student.
+
+Each test launches a real command through ``python -m autograder.sandbox SPEC -- ...``
+from a small runner process that does what the grading worker does (a
+private mount namespace, a size-limited tmpfs scratch, see `RUNNER`), as
+root, and checks one guarantee of `autograder.sandbox` from inside and from
+outside. The last tests run a tiny notebook through the grading worker and
+check the output budgets of `autograder.execute`.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from autograder.execute import Job, NotebookJob, Worker, fit_notebook
+from autograder.sandbox import Cgroup, Limits, UidPool, kill_uid, probe
+
+REPO = Path(__file__).resolve().parent.parent
+CAPS = probe()
+needs_sandbox = pytest.mark.skipif(not CAPS.namespaces, reason="needs root and bubblewrap: " + CAPS.warning)
+needs_cgroups = pytest.mark.skipif(not CAPS.cgroups, reason="needs a writable cgroup v2 or v1 hierarchy")
+SMALL = dict(memory_mb=256, total_memory_mb=512, processes=64, file_mb=2048, scratch_mb=8, tmp_mb=4)
+
+# What the grading worker does around a launch: a private mount namespace, a tmpfs scratch with ipc/
+# and work/, a spec; then it runs the launcher and reports what the sandboxed command printed.
+RUNNER = """
+import json, os, signal, subprocess, sys
+from autograder.sandbox import Limits, SandboxSpec, scratch
+args = json.loads(sys.argv[1])
+leaked = os.open("/etc/hostname", os.O_RDONLY)  # not close-on-exec: passed on to the launcher
+with scratch(args["root"], args["limits"]["scratch_mb"]) as folder:
+    os.makedirs(os.path.join(folder, "ipc"), mode=0o700)
+    spec = SandboxSpec(folder, None, args["hide"], args["expose"],
+                       {"PATH": "/usr/bin:/bin", "HOME": os.path.join(folder, "work"), "LANG": "C.UTF-8"},
+                       Limits(**args["limits"]), args["uid"], True)
+    spec.dump(os.path.join(folder, "spec.json"))
+    launcher = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", os.path.join(folder, "spec.json"),
+                                 "--", sys.executable, "-c", args["code"]],
+                                stdout=subprocess.PIPE, pass_fds=[leaked])
+    if args["kill"]:  # as jupyter_client ends a kernel: SIGKILL to the launcher's pid
+        print(launcher.stdout.readline().decode(), end="")
+        launcher.send_signal(signal.SIGKILL)
+    print(launcher.communicate()[0].decode(), end="")
+    print(json.dumps({"returncode": launcher.returncode}))
+"""
+
+
+@pytest.fixture(scope="module")
+def uid():
+    with UidPool(1) as pool:
+        yield pool.uids[0]
+
+
+def sandboxed(uid: int, tmp_path: Path, code: str, limits: dict | None = None, kill: bool = False,
+              hide: list[str] = (), expose: list[str] = ()) -> tuple[int, str]:
+    """Run Python `code` in a sandbox; (its exit status as the launcher reports it, what it printed)."""
+    args = {"root": str(tmp_path), "uid": uid, "code": textwrap.dedent(code), "kill": kill,
+            "limits": {**SMALL, **(limits or {})},
+            # The interpreter lives under /root/.pyenv here and the venv in the repo: hidden, then re-exposed.
+            "hide": ["/root", str(REPO), *hide],
+            "expose": [sys.prefix, os.path.realpath(sys.base_prefix), *expose]}
+    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    sys.stderr.write(done.stderr)  # the sandboxed command's, shown by pytest when a test fails
+    *printed, status = done.stdout.splitlines()
+    return json.loads(status)["returncode"], "\n".join(printed)
+
+
+def processes_with(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(entry.name)
+        except OSError:
+            pass
+    return found
+
+
+@needs_sandbox
+def test_it_sees_only_its_own_processes(uid, tmp_path):
+    status, printed = sandboxed(uid, tmp_path, """
+        import json, os
+        print(json.dumps({"me": os.getpid(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}))
+    """)
+    seen = json.loads(printed)
+    assert status == 0 and seen["me"] == 2 and seen["pids"] == [1, 2], seen  # bubblewrap's reaper, and us
+
+
+@needs_sandbox
+@pytest.mark.parametrize("ending", ["exits", "is killed"])
+def test_nothing_it_started_survives_it(uid, tmp_path, ending):
+    """A double-forked, setsid'ed sleeper is gone once the sandbox ends, whether it exits or is SIGKILLed."""
+    marker = f"1000.{os.getpid()}{len(ending)}"
+    status, printed = sandboxed(uid, tmp_path, f"""
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execvp("sleep", ["sleep", "{marker}"])
+            os._exit(0)
+        os.wait()
+        time.sleep(0.2)
+        print("started", flush=True)
+        {"time.sleep(60)" if ending == "is killed" else ""}
+    """, kill=ending == "is killed")
+    assert "started" in printed
+    deadline = time.monotonic() + 5
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes_with(marker)
+
+
+@needs_sandbox
+def test_setuid_programs_gain_nothing(uid, tmp_path):
+    """No new privileges, no capabilities, every mount nosuid: a setuid-root program still runs as the slot uid."""
+    suid = tmp_path / "suid"
+    suid.mkdir()
+    shutil.copy("/usr/bin/id", suid / "id")
+    os.chown(suid / "id", 0, 0)
+    os.chmod(suid / "id", 0o4755)
+    status, printed = sandboxed(uid, tmp_path, f"""
+        import json, os, subprocess
+        status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+        points = {{line.split()[4] for line in open("/proc/self/mountinfo")}}
+        reached = []  # the mounts each mount point leads to (not the ones stacked under them)
+        for point in points:
+            try:
+                reached.append((point, os.statvfs(point).f_flag & os.ST_NOSUID))
+            except OSError:
+                pass
+        su = subprocess.run(["su", "-c", "id -u", "root"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        print(json.dumps({{
+            "nnp": status["NoNewPrivs"].strip(), "caps": [status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd")],
+            "uids": status["Uid"].split(), "mounts": len(reached), "suid_mounts": [p for p, nosuid in reached if not nosuid],
+            "setuid_id": subprocess.run(["{suid / 'id'}"], capture_output=True, text=True).stdout,
+            "su": [su.returncode, su.stdout]}}))
+    """, expose=[str(suid)])
+    seen = json.loads(printed)
+    assert status == 0
+    assert seen["nnp"] == "1" and seen["caps"] == ["0000000000000000"] * 3
+    assert seen["uids"] == [str(uid)] * 4 and seen["mounts"] > 10 and seen["suid_mounts"] == []
+    assert seen["setuid_id"].startswith(f"uid={uid}") and "euid=0" not in seen["setuid_id"]
+    assert seen["su"][0] != 0 and seen["su"][1].strip() != "0"
+
+
+@needs_sandbox
+def test_no_file_descriptor_of_the_grader_is_inherited(uid, tmp_path):
+    status, printed = sandboxed(uid, tmp_path, """
+        import json, os
+        links = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                links[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                links[fd] = "closed"  # the one that listed /proc/self/fd
+        print(json.dumps(links))
+    """)
+    fds = json.loads(printed)
+    # stdin, stdout, stderr and the listing's own descriptor; not the runner's /etc/hostname.
+    assert status == 0 and sorted(fds) == ["0", "1", "2", "3"] and fds["3"] == "closed", fds
+
+
+@needs_sandbox
+@needs_cgroups
+def test_a_shared_memory_bomb_is_killed_by_the_cgroup(uid, tmp_path):
+    """RLIMIT_DATA does not count MAP_SHARED memory; the sandbox's cgroup does."""
+    status, printed = sandboxed(uid, tmp_path, """
+        import mmap
+        memory = mmap.mmap(-1, 1 << 30, flags=mmap.MAP_SHARED)  # 1 GB, four times RLIMIT_DATA
+        print("mapped", flush=True)
+        for i in range(0, len(memory), 4096):
+            memory[i] = 1
+        print("survived")
+    """, limits={"total_memory_mb": 160})
+    assert "mapped" in printed and "survived" not in printed
+    assert status == 128 + signal.SIGKILL  # the OOM killer
+
+
+@needs_sandbox
+@needs_cgroups
+def test_a_fork_bomb_stops_at_the_cgroup_pids_limit(uid, tmp_path):
+    status, printed = sandboxed(uid, tmp_path, """
+        import os, time
+        forked = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                forked += 1
+        except OSError as exc:
+            print(forked, exc.errno)
+    """, limits={"processes": 40})
+    forked, code = map(int, printed.split())
+    assert status == 0 and code == errno.EAGAIN and forked < 40
+    events = [folder / "pids.events" for folder in Cgroup.of_uid(uid).dirs if (folder / "pids.events").exists()]
+    assert events and int(events[0].read_text().split()[1]) > 0  # the cgroup refused the forks
+    kill_uid(uid)
+    assert not any(folder.exists() for folder in Cgroup.of_uid(uid).dirs)  # and is gone with its processes
+
+
+@needs_sandbox
+def test_writes_stop_at_the_size_limits_and_nowhere_else_is_writable(uid, tmp_path):
+    """1 GB into each writable place ends at its tmpfs size (scratch 8 MB: work/ and ipc/; 4 MB each other)."""
+    status, printed = sandboxed(uid, tmp_path, f"""
+        import json, os
+        work = os.environ["HOME"]
+        written = {{}}
+        for folder in (work, os.path.join(os.path.dirname(work), "ipc"), "/tmp", "/var/tmp", "/dev/shm"):
+            path, done = os.path.join(folder, "big"), 0
+            try:
+                with open(path, "wb") as f:
+                    for _ in range(1024):
+                        f.write(b"x" * (1 << 20))
+                        f.flush()
+                        done += 1
+            except OSError as exc:
+                written[folder] = [done, exc.errno]
+            os.remove(path)
+        refused = {{}}
+        for path in ("/x", "/etc/x", "/usr/x", "/run/x", "/root/x", "{REPO}/x", "{sys.prefix}/x", "/dev/x"):
+            try:
+                open(path, "w")
+            except OSError as exc:
+                refused[path] = exc.errno
+        print(json.dumps([written, refused]))
+    """)
+    written, refused = json.loads(printed)
+    assert status == 0 and len(written) == 5, written
+    for folder, (megabytes, code) in written.items():
+        limit = 8 if folder not in ("/tmp", "/var/tmp", "/dev/shm") else 4
+        assert code == errno.ENOSPC and megabytes <= limit, (folder, megabytes, code)
+    assert len(refused) == 8 and set(refused.values()) <= {errno.EROFS, errno.EACCES}, refused
+
+
+@needs_sandbox
+def test_hidden_paths_are_empty_except_what_is_exposed(uid, tmp_path):
+    status, printed = sandboxed(uid, tmp_path, f"""
+        import json, os
+        try:
+            open("{REPO / 'autograder' / 'sandbox.py'}").read()
+            read = "read"
+        except OSError as exc:
+            read = type(exc).__name__
+        print(json.dumps({{"repo": os.listdir("{REPO}"), "root": os.listdir("/root"), "read": read,
+                           "home": os.listdir("/home") if os.path.isdir("/home") else []}}))
+    """, hide=["/home"])
+    seen = json.loads(printed)
+    assert status == 0
+    assert seen["repo"] == [".venv"] and seen["root"] == [".pyenv"] and seen["home"] == []
+    assert seen["read"] == "FileNotFoundError"
+
+
+@needs_sandbox
+def test_there_is_no_network(uid, tmp_path):
+    """Neither a TCP listener on the grader's loopback nor its abstract Unix sockets can be reached."""
+    with socket.socket() as tcp, socket.socket(socket.AF_UNIX) as unix:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen()
+        unix.bind(f"\0autograder-test-{os.getpid()}")
+        unix.listen()
+        status, printed = sandboxed(uid, tmp_path, f"""
+            import json, socket
+            results = []
+            for family, address in ((socket.AF_INET, ("127.0.0.1", {tcp.getsockname()[1]})),
+                                    (socket.AF_UNIX, "\\0autograder-test-{os.getpid()}")):
+                try:
+                    socket.socket(family).connect(address)
+                    results.append("connected")
+                except OSError as exc:
+                    results.append(type(exc).__name__)
+            print(json.dumps(results))
+        """)
+    assert status == 0 and "connected" not in json.loads(printed), printed
+
+
+# -- the output budgets of autograder.execute, through the grading worker -----------------------------
+
+def test_fit_notebook_drops_the_biggest_outputs_but_keeps_errors():
+    nb = new_notebook(cells=[new_code_cell("a", outputs=[new_output("stream", name="stdout", text="x" * 50_000)]),
+                             new_code_cell("b", outputs=[new_output("display_data", data={"text/plain": "y" * 500})]),
+                             new_code_cell("c", outputs=[new_output("error", ename="E", evalue="z" * 30_000,
+                                                                    traceback=["t" * 30_000])])])
+    nb.metadata["widgets"] = {"state": "w" * 10_000}
+    assert fit_notebook(nb, 20_000)
+    assert len(nbformat.writes(nb).encode()) <= 20_000 and "widgets" not in nb.metadata
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream"] and "budget" in nb.cells[0].outputs[0].text
+    assert nb.cells[1].outputs[0].data["text/plain"] == "y" * 500  # small enough to stay
+    assert nb.cells[2].outputs[0].output_type == "error" and nb.cells[2].outputs[0].ename == "E"
+    assert not fit_notebook(new_notebook(cells=[new_code_cell("s" * 30_000)]), 20_000)
+
+
+def test_output_budgets_and_timeouts_in_a_real_kernel(tmp_path):
+    """A display flood, a huge result, a huge exception, a print flood and an endless loop, in one notebook."""
+    cells = [
+        "from IPython.display import display\nfor i in range(2000):\n    display({'text/plain': 'x' * 1000}, raw=True)",
+        "'y' * 10**7",
+        "raise ValueError('z' * 10**7)",
+        "print('q' * 10**7)",
+        "while True:\n    pass",
+        "print('the next cell runs')",
+    ]
+    source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), source)
+    with UidPool(2 if CAPS.separate_uid else 0) as pool:
+        uids = pool.uids or [None, None]
+        job = Job([NotebookJob("t.ipynb", str(source), str(target), ["student"] * len(cells), [])], None,
+                  uids[0], CAPS.namespaces, ["/root", str(REPO)],
+                  [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder")], Limits(),
+                  cell_timeout=5, startup_timeout=60, max_output_bytes=100_000,
+                  status_file=str(tmp_path / "status.json"), judge_uid=uids[1], max_notebook_bytes=150_000)
+        job.dump(tmp_path / "job.json")
+        worker = Worker(tmp_path / "worker.log")
+        try:
+            assert worker.run(tmp_path / "job.json", timeout=120) == "done", worker.log_tail()
+        finally:
+            worker.stop()
+    assert json.loads((tmp_path / "status.json").read_text())["notebooks"]["t.ipynb"]["problem"] is None
+    assert target.stat().st_size <= 150_000
+    flood, result, error, prints, loop, after = (c.outputs for c in nbformat.read(target, as_version=4).cells)
+    assert 50 < len(flood) < 100 and "budget" in flood[-1].text  # about 100 kB of displays, then a note
+    assert [o.output_type for o in result] == ["stream"] and "budget" in result[0].text
+    assert [o.output_type for o in error] == ["error"] and error[0].ename == "ValueError"
+    assert len(error[0].evalue) == 2_000 and sum(map(len, error[0].traceback)) <= 8_000
+    assert prints[0].text.startswith("q" * 1000) and "budget" in prints[-1].text
+    assert [o.ename for o in loop if o.output_type == "error"][-1] == "CellTimeoutError"
+    assert after[0].text == "the next cell runs\n"  # the endless loop was interrupted
