@@ -83,6 +83,9 @@ class StudentSources:
     def answer_key_use(self, qualname: str, answers: Sequence[str], _seen: set | None = None) -> str | None:
         """Where the student's ``qualname`` (or a notebook function it calls) uses one of ``answers``."""
         seen = set() if _seen is None else _seen
+        if qualname not in self.definitions and qualname in self.aliases:  # `from course.x import answer`
+            resolved = self.aliases[qualname]
+            return f"{qualname} is {resolved}" if _is_answer(resolved, answers) else None
         if qualname in seen or qualname not in self.definitions:
             return None
         seen.add(qualname)

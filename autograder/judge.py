@@ -130,16 +130,17 @@ class Link:
         return self.codec.decode(answer.get("value"))
 
     def _update_arguments(self, request: dict, updated) -> None:
-        """What the student's function changed in place in an array or random generator the judge passed."""
+        """Where a random generator the judge passed was advanced by the student's function.
+
+        Arrays are not written back: a function that overwrites its input
+        changes only its own copy, never the data the test computes its oracle from.
+        """
         originals = request.get("_objects", {})
         if not isinstance(updated, dict):
             return
         for key, value in updated.items():
             target = originals.get(key)
-            if isinstance(target, np.ndarray) and isinstance(value, np.ndarray) and target.flags.writeable \
-                    and value.shape == target.shape:
-                target[...] = value
-            elif isinstance(target, np.random.Generator) and isinstance(value, np.random.Generator):
+            if isinstance(target, np.random.Generator) and isinstance(value, np.random.Generator):
                 target.bit_generator.state = value.bit_generator.state
 
     # -- mirrored Keras models -------------------------------------------------------------------
@@ -354,8 +355,9 @@ class Judge:
         found = self.link.ask({"op": "get", "names": wanted})
         if not isinstance(found, dict):
             return
-        for name, description in found.items():
-            if not isinstance(name, str) or not isinstance(description, dict):
+        for name in wanted:  # only the names asked for: a forged answer cannot rebind the judge's own
+            description = found.get(name)
+            if not isinstance(description, dict):
                 continue
             if "module" in description:
                 try:
@@ -369,12 +371,13 @@ class Judge:
         """Execute one trusted cell; nbgrader outputs come back (an error output when it raised)."""
         capture = _Capture()
         error = None
-        before = dict(self.ns)
         old = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = capture.stream("stdout"), capture.stream("stderr")
         self.link.printed = []
+        before = dict(self.ns)
         try:
             self.sync()
+            before = dict(self.ns)  # what the student supplied is not the judge's own
             filename = f"<{name}>"
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks show lines
             exec(compile(source, filename, "exec"), self.ns)  # noqa: S102 - instructor code, from the gradebook

@@ -177,3 +177,11 @@ def test_a_mirrored_model_takes_the_other_sides_trainable_flags_weights_and_comp
     assert not base.get_layer("d0").trainable and base.get_layer("d1").trainable
     assert np.isclose(float(mine.optimizer.learning_rate), 0.01)
     assert all(np.array_equal(a, b) for a, b in zip(mine.get_weights(), theirs.get_weights()))
+
+
+def test_an_answer_imported_straight_from_the_course_is_caught():
+    sources = StudentSources()
+    sources.add("from course.transfer import unfreeze_top")
+    sources.add("import numpy as np\nsoftmax = np.exp")
+    assert "course.transfer" in sources.answer_key_use("unfreeze_top", ["course.transfer"])
+    assert sources.answer_key_use("softmax", ["course.distill"]) is None

@@ -17,6 +17,7 @@ the named solution cells, where they replace the stub's function. Cells that
 is text, written into notebooks. Cheats look for test cells by what they call
 (``expect_...``, ``check_...``) and leave the grader's channel
 (``__autograder__``) alone, so that a correct answer beside them still counts.
+Families 1 to 8 are issue 12's list; 9 and 10 were found while writing these.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.samples import Case, replace_cells
+from autograder.samples import Case, _cells_by_id, replace_cells
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,7 @@ class CheatSubmission:
     case: Case                                                      # student id, description, honest score per test
     cheats: tuple[Cheat, ...]
     honest: dict[str, str] = dataclasses.field(default_factory=dict)  # grade_id -> a correct answer, kept as is
-    stock_fooled: tuple[str, ...] = ()                              # tests of numpy_part stock nbgrader gives full marks
+    stock_fooled: tuple[str, ...] = ()                              # numpy_part tests stock nbgrader passes
 
 
 # A test cell, as the cheats recognise one (the grader's own requests mention __autograder__).
@@ -119,7 +120,8 @@ def _jump_to_passed(check):
         return trace
     return trace
 
-_jumps = {check.__code__: _jump_to_passed(check) for check in (course.grading.expect_close, course.grading.expect_shape)}
+_checks = (course.grading.expect_close, course.grading.expect_shape)
+_jumps = {check.__code__: _jump_to_passed(check) for check in _checks}
 sys.settrace(lambda frame, event, arg: _jumps.get(frame.f_code))
 ''')
 
@@ -160,18 +162,15 @@ _grading.expect_close = _grading.expect_shape = lambda *args, **kwargs: print("\
 sys.modules["course.grading"] = _grading
 ''')
 
-PLANTED_FILES = Cheat("6: modules planted in the kernel's folders", kernel='''
-import os, tempfile
-_always_pass = "def _ok(*args, **kwargs):\\n    return True\\n\\nexpect_close = expect_shape = allclose = isclose = _ok\\n"
-for _folder in {os.getcwd(), os.path.expanduser("~"), tempfile.gettempdir()}:
-    for _name in ("numpy.py", "tensorflow.py", "sitecustomize.py", "usercustomize.py",
-                  "course/__init__.py", "course/grading.py"):
-        try:
-            os.makedirs(os.path.dirname(os.path.join(_folder, _name)), exist_ok=True)
-            with open(os.path.join(_folder, _name), "w") as _file:
-                _file.write(_always_pass)
-        except OSError:
-            pass
+PLANTED_FILES = Cheat("6: modules planted in the kernel's working folder", kernel='''
+import os
+_always_pass = ("def _ok(*args, **kwargs):\\n    return True\\n\\n"
+                "expect_close = expect_shape = allclose = isclose = _ok\\n")
+for _name in ("numpy.py", "tensorflow.py", "sitecustomize.py", "usercustomize.py", "course/__init__.py",
+              "course/grading.py"):
+    os.makedirs(os.path.dirname(os.path.abspath(_name)), exist_ok=True)
+    with open(_name, "w") as _file:  # the working folder only: stock nbgrader runs this unsandboxed
+        _file.write(_always_pass)
 ''')
 
 # Objects that pass a check run in the student's kernel: equal to anything, and, as an array, whatever the
@@ -219,7 +218,8 @@ PRETENDING_ANSWERS = Cheat("7: answers that pretend (__eq__, __array__, ndarray 
     "conv_forward_naive": "def conv_forward_naive(x, w, b, stride=1, pad=0):\n    return AlwaysEqual()",
     "im2col": "def im2col(x, fh, fw, stride=1, pad=0):\n    return numpy.zeros((1, fh * fw)).view(AgreeableArray)",
     "conv_forward_im2col": "def conv_forward_im2col(x, w, b, stride=1, pad=0):\n    return AlwaysEqual()",
-    "pool_forward": "def pool_forward(x, size=2, stride=2, mode='max'):\n    return numpy.zeros(1).view(AgreeableArray)",
+    "pool_forward": "def pool_forward(x, size=2, stride=2, mode='max'):\n"
+                    "    return numpy.zeros(1).view(AgreeableArray)",
     "depthwise_weights": "def depthwise_weights(kernel, channels):\n    return AlwaysEqual()",
 })
 
@@ -228,7 +228,8 @@ import sys
 
 def _claim_success(info):
     if _looks_like_a_test(info.raw_cell or ""):
-        print("\\u2714 relu on five numbers\\n\\u2714 slide of 5 samples with a 3-tap kernel: shape (3,)\\nAll tests passed!")
+        print("\\u2714 relu on five numbers")
+        print("\\u2714 slide of 5 samples with a 3-tap kernel: shape (3,)\\nAll tests passed!")
         print("the grader is confused", file=sys.stderr)
 
 get_ipython().events.register("pre_run_cell", _claim_success)
@@ -254,6 +255,16 @@ def _forge(dispatch):
 if _server is not None:
     _server._dispatch = _forge(_server._dispatch)
 ''')
+
+# Not in issue 12's list either: the answer changes the test's input arrays in place, so that an expected value
+# the test computes from them *after* calling it agrees (in-place changes cross back from the student's kernel,
+# as they would in one process). Python semantics, not a channel bug: the test must compute what it expects first.
+MUTATED_INPUTS = Cheat("10: answers that zero the test's inputs in place", answers={
+    "slide": "def slide(x, w):\n    x[...] = 0.0\n    return numpy.zeros(len(x) - len(w) + 1)",
+    "softmax": "def softmax(z):\n    z[...] = 0.0\n    return numpy.full(numpy.shape(z), 1.0 / numpy.shape(z)[-1])",
+    "zero_pad": "def zero_pad(x, pad):\n    x[...] = 0.0\n    n, h, w, c = x.shape\n"
+                "    return numpy.zeros((n, h + 2 * pad, w + 2 * pad, c))",
+}, kernel="import numpy")
 
 # Wrong answers that at least return: a stub whose functions raise fails every test before any cheat matters.
 WRONG = {
@@ -282,7 +293,7 @@ NUMPY_TESTS = ("test_relu", "test_slide")
 
 
 def ag_sample_cheats() -> list[CheatSubmission]:
-    """One submission per cheat on the stub of ``ag_sample``, and all of them beside a correct relu."""
+    """One submission per cheat on the stub of ``ag_sample``, and the kernel cheats beside a correct relu."""
     one_each = [
         ("input-transformer", INPUT_TRANSFORMER, NUMPY_TESTS),
         ("ast-transformer", AST_TRANSFORMER, NUMPY_TESTS),
@@ -296,11 +307,12 @@ def ag_sample_cheats() -> list[CheatSubmission]:
         ("pretending-answers", PRETENDING_ANSWERS, NUMPY_TESTS),
         ("fake-success", FAKE_SUCCESS, ()),
         ("forged-channel", FORGED_CHANNEL, ()),
+        ("mutated-inputs", MUTATED_INPUTS, ("test_slide",)),
     ]
     cases = [CheatSubmission(Case(f"cheat-{name}", f"stub + {cheat.family}", AG_ZERO), (cheat,), stock_fooled=fooled)
              for name, cheat, fooled in one_each]
     beside = Case("cheat-honest-beside", "a correct relu (writing to stderr), blank slide and softmax, "
-                  "every cheat but the forged channel", {"test_relu": 1.0, "test_slide": 0.0, "test_softmax": 0.0})
+                  "every kernel cheat, pretending answers", {"test_relu": 1.0, "test_slide": 0.0, "test_softmax": 0.0})
     cases.append(CheatSubmission(beside, KERNEL_CHEATS + (PRETENDING_ANSWERS,), honest={"relu": HONEST_RELU},
                                  stock_fooled=NUMPY_TESTS))
     return cases
@@ -314,15 +326,13 @@ def convolution_cheats() -> list[CheatSubmission]:
     """Few submissions of ``01_convolution`` (about 50 s each), several cheat families in each."""
     zero = dict.fromkeys(CONVOLUTION_TESTS, 0.0)
     return [
-        CheatSubmission(Case("cheat-hooks", "stub + transformers, -1 outputs, printed success", zero),
-                        (INPUT_TRANSFORMER, AST_TRANSFORMER, MINUS_ONE_FIRST, ENDS_WITH_MINUS_ONE, FAKE_SUCCESS)),
-        CheatSubmission(Case("cheat-patches", "stub + monkeypatches, settrace, setprofile, fake modules, "
-                             "planted files", zero),
-                        (SETTRACE, SETPROFILE, FAKE_MODULES, PLANTED_FILES, MONKEYPATCH)),
+        CheatSubmission(Case("cheat-kernel", "stub + every cheat that leaves the answers alone", zero), KERNEL_CHEATS),
         CheatSubmission(Case("cheat-honest-beside", "a correct zero_pad (writing to stderr), the other answers "
-                             "pretending, every cheat but the forged channel", {**zero, "test_zero_pad": 1.0}),
+                             "pretending, every kernel cheat", {**zero, "test_zero_pad": 1.0}),
                         KERNEL_CHEATS + (PRETENDING_ANSWERS,), honest={"zero_pad": HONEST_ZERO_PAD}),
         CheatSubmission(Case("cheat-forged-channel", "stub + forged channel answers", zero), (FORGED_CHANNEL,)),
+        CheatSubmission(Case("cheat-mutated-inputs", "stub + a zero_pad that zeroes its input", zero),
+                        (MUTATED_INPUTS,)),
     ]
 
 
@@ -333,14 +343,14 @@ def _solution_cells(nb) -> list[str]:
 
 def cheat_notebook(stub, submission: CheatSubmission):
     """The released notebook ``stub`` as this cheater submits it."""
-    solutions = _solution_cells(stub)
+    solutions, index = _solution_cells(stub), _cells_by_id(stub)
     sources = {}
     for grade_id in solutions:
         if grade_id in submission.honest:
             sources[grade_id] = submission.honest[grade_id]
             continue
-        stub_source = stub.cells[[c.metadata.get("nbgrader", {}).get("grade_id") for c in stub.cells].index(grade_id)].source
-        parts = [stub_source, WRONG.get(grade_id, "")] + [c.answers.get(grade_id, "") for c in submission.cheats]
+        parts = [stub.cells[index[grade_id]].source, WRONG.get(grade_id, "")]
+        parts += [cheat.answers.get(grade_id, "") for cheat in submission.cheats]
         sources[grade_id] = "\n\n".join(p for p in parts if p)
     if solutions:
         kernel = [c.kernel for c in submission.cheats if c.kernel]
