@@ -294,8 +294,8 @@ class SandboxedExecute(Execute):
                 "error", ename="NotGraded", evalue=detail, traceback=[f"NotGraded: {detail}"])]
 
 
-def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str | None:
-    """Run one notebook in a fresh sandboxed kernel; return a problem description or None."""
+def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str, worker_root: str) -> str | None:
+    """Run one notebook in a fresh sandboxed kernel and a fresh judge; return a problem description or None."""
     nb = nbformat.read(notebook.source, as_version=4)
     with scratch(scratch_root, job.limits.scratch_mb) as folder:  # all the kernel may write: ipc/ and work/
         spec = SandboxSpec(
@@ -304,11 +304,14 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str 
             namespaces=job.namespaces)
         os.makedirs(spec.ipc, mode=0o700)
         os.makedirs(spec.work)
+        fonts = _matplotlib_fonts(worker_root)
+        if fonts:
+            shutil.copytree(fonts, spec.env["MPLCONFIGDIR"])
         spec_file = os.path.join(folder, "sandbox.json")
         spec.dump(spec_file)
         from .judged import JudgedExecute, start_judge  # judged builds on this module
 
-        judge = start_judge(job, scratch_root)
+        judge = start_judge(job, worker_root)
         executor = JudgedExecute(
             spec, spec_file, notebook.roles, notebook.answers, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
             max_output_bytes=job.max_output_bytes, max_notebook_bytes=job.max_notebook_bytes,
@@ -337,19 +340,39 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str) -> str 
     return problem
 
 
-def run(job: Job) -> dict:
-    scratch_root = tempfile.mkdtemp(prefix="autograder-")
-    os.chmod(scratch_root, 0o755)  # the sandbox uid must traverse it to reach its sockets
+def run(job: Job, worker_root: str) -> dict:
+    """Grade one job's notebooks (``worker_root``: the worker's own folder, for what outlives a job)."""
+    scratch_root = _sandbox_root("autograder-")
     status = {"notebooks": {}}
     try:
         for notebook in job.notebooks:
             started = time.monotonic()
-            problem = execute_notebook(job, notebook, scratch_root)
+            problem = execute_notebook(job, notebook, scratch_root, worker_root)
             status["notebooks"][notebook.name] = {"problem": problem, "seconds": time.monotonic() - started}
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
     Path(job.status_file).write_text(json.dumps(status))
     return status
+
+
+def _matplotlib_fonts(worker_root: str) -> str | None:
+    """Matplotlib's font list, built once per worker and copied into each kernel's fresh config folder.
+
+    Without it every kernel that imports matplotlib scans the system's fonts again
+    (a third of a second, and a "building the font cache" line in the notebook).
+    """
+    folder = os.path.join(worker_root, "matplotlib")
+    if not os.path.isdir(folder):
+        env = {**grading_env(worker_root, sys.prefix), "MPLCONFIGDIR": folder}
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, cwd=worker_root,
+                       capture_output=True, timeout=120)
+    return folder if os.path.isdir(folder) else None
+
+
+def _sandbox_root(prefix: str) -> str:
+    root = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(root, 0o755)  # the sandbox uid must traverse it to reach its sockets
+    return root
 
 
 class Worker:
@@ -407,10 +430,15 @@ def serve() -> None:
     enter_private_mounts()  # first, while single-threaded: the kernels' scratch mounts vanish with us
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # kernels inherit stdout: keep their chatter out of the answers, in the log
+    from .judged import stop_judges
+
+    worker_root = _sandbox_root("autograder-worker-")
     for line in sys.stdin:
-        run(Job.load(line.strip()))
+        run(Job.load(line.strip()), worker_root)
         answers.write("done\n")
         answers.flush()
+    stop_judges()
+    shutil.rmtree(worker_root, ignore_errors=True)
     os._exit(0)  # skip interpreter teardown (ZMQ contexts can linger)
 
 

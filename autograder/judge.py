@@ -1,9 +1,10 @@
 """The judge: runs the autograded test cells in a process no student code ever runs in.
 
-Started fresh for every notebook of every submission, in a sandbox of its own
-(its own uid, no network, no view of the submissions), by the grading worker
-(`autograder.judged`), which talks to it over its stdin and stdout, one JSON
-message per line:
+A fresh judge for every notebook of every submission, in a sandbox of its own
+(its own uid, no network, no view of the submissions): each is forked from the
+grading worker's judge template (`serve_forks`), which has TensorFlow imported
+and has never seen anything of a student's. The worker (`autograder.judged`)
+talks to a judge over two pipes, its stdin and stdout, one JSON message per line:
 
 * ``{"op": "run", "name": ..., "source": ...}``: execute a trusted cell (a
   locked instructor cell or a test cell, restored from the gradebook); the
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import importlib
 import io
 import json
@@ -464,5 +466,91 @@ def main() -> None:
     os._exit(0)
 
 
+# -- the template: fresh judges without paying TensorFlow's import each time -----------------------------
+
+PREIMPORTED = ("tensorflow", "keras", "matplotlib.pyplot")  # what test cells import: slow, inert until used
+PRISTINE = ".pristine"  # the working copy the launcher filled, copied afresh for every judge
+
+
+def serve_forks() -> None:
+    """Be the slot's judge template: import once, then fork one fresh judge per notebook.
+
+    The template runs only the grader's code and never receives anything of a
+    student's, so each judge forked from it starts as fresh as a new process
+    would (only faster: TensorFlow is already imported, and imported is all it
+    is, with no thread or device started). Control messages come on fd 0, a Unix
+    socket: ``{"op": "spawn"}`` with the judge's two pipe ends attached
+    (``SCM_RIGHTS``), answered ``{"pid": ...}``; ``{"op": "end", "pid": ...}``
+    kills that judge and deletes its folder, answered ``{"ended": ...}``. The
+    template ends when the worker closes the socket.
+    """
+    import shutil
+    import signal
+    import socket
+    import tempfile
+
+    control = socket.socket(fileno=os.dup(0))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    for name in PREIMPORTED:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    work = os.getcwd()
+    pristine = os.path.join(work, PRISTINE)
+    os.mkdir(pristine)
+    for entry in os.listdir(work):
+        if entry != PRISTINE:
+            os.rename(os.path.join(work, entry), os.path.join(pristine, entry))
+    folders: dict[int, str] = {}
+    spawned = 0
+    reply = (lambda message: control.sendall((json.dumps(message) + "\n").encode()))
+    while True:
+        try:
+            data, fds, _flags, _address = socket.recv_fds(control, 4096, 2)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            break
+        message = json.loads(data.decode())
+        if message.get("op") == "spawn" and len(fds) == 2:
+            spawned += 1
+            folder = os.path.join(work, f"judge-{spawned}")
+            shutil.copytree(pristine, folder)
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                os.dup2(fds[0], 0)
+                os.dup2(fds[1], 1)
+                for fd in fds:
+                    os.close(fd)
+                os.chdir(folder)
+                os.environ.update(HOME=folder, TMPDIR=folder)
+                tempfile.tempdir = folder
+                try:
+                    main()
+                finally:
+                    os._exit(0)  # never back into the template's loop, nor through its exit handlers
+            for fd in fds:
+                os.close(fd)
+            folders[pid] = folder
+            reply({"pid": pid})
+        elif message.get("op") == "end":
+            pid = int(message.get("pid", 0))
+            if pid in folders:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                shutil.rmtree(folders.pop(pid), ignore_errors=True)
+            reply({"ended": pid})
+        else:
+            for fd in fds:
+                os.close(fd)
+            reply({"error": "unknown request"})
+    os._exit(0)
+
+
 if __name__ == "__main__":
-    main()
+    serve_forks() if sys.argv[1:] == ["--template"] else main()

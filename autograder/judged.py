@@ -13,6 +13,10 @@ each cell against the gradebook, see `autograder.roles`):
   student's kernel when a later cell reads a name it assigns (the student's
   kernel must evolve as it did in JupyterLab), but those outputs are dropped.
 
+The judges come from one template per worker (`JudgeTemplate`): forking a
+process that has TensorFlow imported costs milliseconds, importing it seconds,
+and the template never runs a student's code or holds their data.
+
 While a judged cell runs, the judge's requests (call this function of the
 student's, read that attribute) are relayed here to the student's kernel as
 silent executions of the channel's server (`autograder.remote`), each with a
@@ -26,6 +30,7 @@ import contextlib
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -76,44 +81,65 @@ def _names(source: str) -> tuple[set[str], set[str]] | None:
 
 
 def judged_cells_also_run_by_student(cells, roles: list[str]) -> set[int]:
-    """Test cells whose names a later cell of the student's kernel reads: those run there too."""
+    """Test cells whose names a later cell run in the student's kernel reads: those run there too.
+
+    Walked from the end, so a test cell that runs only in the judge adds no reads: what it needs, the
+    judge has.
+    """
     needed = set()
     later_reads: set[str] = set()
     unparsable_later = False
     for index in range(len(cells) - 1, -1, -1):
         cell = cells[index]
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or roles[index] not in ("test", "trusted", "student"):
             continue
         names = _names(cell.source)
         if roles[index] == "test":
             if names is None or unparsable_later or names[0] & later_reads:
                 needed.add(index)
-        if roles[index] in ("test", "trusted", "student") and index != len(cells):
-            if names is None:
-                unparsable_later = True
             else:
-                later_reads |= names[1]
+                continue
+        if names is None:
+            unparsable_later = True
+        else:
+            later_reads |= names[1]
     return needed
 
 
 class JudgeProcess:
-    """The sandboxed judge, started through the sandbox launcher with a spec of its own."""
+    """One fresh judge, forked by the slot's template: the worker's two pipe ends to it."""
 
-    def __init__(self, spec_file: str):
-        # stderr: the worker's log, as for the student's kernel (TensorFlow's start-up lines land there)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.sandbox", spec_file, "--", sys.executable, "-m", "autograder.judge"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    def __init__(self, template: "JudgeTemplate", to_judge: int, from_judge: int, timeout: float):
+        self.template, self.timeout = template, timeout
+        self.outgoing = os.fdopen(to_judge, "wb")
+        self.incoming = os.fdopen(from_judge, "rb")
         self.dead: str | None = None
-        self.uid: int | None = None
-        self.scratch = contextlib.ExitStack()  # the judge's scratch, released on close
+        self._pid: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The judge's pid in the template's namespace: the template's answer to the spawn, read when needed.
+
+        Not waited for at the spawn, so that the kernel starts while a fresh
+        template is still importing; messages sent meanwhile wait in the pipe.
+        """
+        if self._pid is None and not self.dead:
+            try:
+                answer = self.template.answer(self.timeout)
+            except RuntimeError as exc:
+                answer = {"problem": str(exc)}
+            if isinstance(answer, dict) and isinstance(answer.get("pid"), int):
+                self._pid = answer["pid"]
+            else:
+                self.dead = f"the judge did not start ({answer})"
+        return self._pid
 
     def send(self, message: dict) -> None:
         if self.dead:
             return
         try:
-            self.process.stdin.write((json.dumps(message) + "\n").encode())
-            self.process.stdin.flush()
+            self.outgoing.write((json.dumps(message) + "\n").encode())
+            self.outgoing.flush()
         except OSError:
             self.dead = "the judge stopped"
 
@@ -122,7 +148,7 @@ class JudgeProcess:
             return None
         loop = asyncio.get_running_loop()
         try:
-            line = await asyncio.wait_for(loop.run_in_executor(None, self.process.stdout.readline), timeout)
+            line = await asyncio.wait_for(loop.run_in_executor(None, self.incoming.readline), timeout)
         except asyncio.TimeoutError:
             self.kill(f"the cell's tests ran longer than {timeout:.0f} s")
             return None
@@ -132,35 +158,128 @@ class JudgeProcess:
         return json.loads(line)
 
     def kill(self, why: str) -> None:
+        pid = self.pid
         self.dead = self.dead or why
+        if pid is not None:
+            self.template.end(pid)
+
+    def close(self) -> None:
+        """Stop the judge; its folder goes with it."""
+        self.kill("stopped")
+        for end in (self.outgoing, self.incoming):
+            with contextlib.suppress(OSError):
+                end.close()
+
+
+class JudgeTemplate:
+    """The slot's judge template (`autograder.judge.serve_forks`), in a sandbox of its own.
+
+    Started once per grading worker and sandbox policy, as the judge's uid, with
+    its own size-limited scratch; each notebook gets a judge forked from it
+    (`spawn`), so TensorFlow's import is paid once per worker, not once per
+    notebook. It never runs student code and never receives student data.
+    """
+
+    def __init__(self, job: Job, scratch_root: str):
+        self.key = _policy(job)
+        self.scratch = contextlib.ExitStack()
+        folder = self.scratch.enter_context(scratch(scratch_root, job.limits.scratch_mb))
+        env = grading_env(os.path.join(folder, "work"), sys.prefix)
+        env["PYTHONPATH"] = str(HERE.parent)
+        spec = SandboxSpec(scratch=folder, data_from=job.data_from, hide=job.hide,
+                           expose_read_only=sorted(set(job.expose_read_only) | {str(HERE)}, key=len),
+                           env=env, limits=job.limits, uid=job.judge_uid, namespaces=job.namespaces)
+        os.makedirs(spec.ipc, mode=0o700)
+        os.makedirs(spec.work)
+        spec_file = os.path.join(folder, "sandbox.json")
+        spec.dump(spec_file)
+        self.uid = job.judge_uid
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # stderr: the worker's log, as for the student's kernel
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.sandbox", spec_file, "--",
+             sys.executable, "-m", "autograder.judge", "--template"],
+            stdin=theirs, stdout=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self, timeout: float) -> JudgeProcess:
+        """A fresh judge for one notebook (``timeout``: for the template to answer, imports included)."""
+        judge_in, to_judge = os.pipe()      # os.pipe(): (read end, write end)
+        from_judge, judge_out = os.pipe()
+        try:
+            socket.send_fds(self.control, [json.dumps({"op": "spawn"}).encode()], [judge_in, judge_out])
+        except OSError as exc:
+            for fd in (to_judge, from_judge):
+                os.close(fd)
+            raise RuntimeError(f"the judge template stopped: {exc}") from None
+        finally:
+            os.close(judge_in)
+            os.close(judge_out)
+        return JudgeProcess(self, to_judge, from_judge, timeout)
+
+    def end(self, pid: int) -> None:
+        with contextlib.suppress(OSError, RuntimeError):
+            self.control.sendall(json.dumps({"op": "end", "pid": pid}).encode())
+            self.answer(30)
+
+    def answer(self, timeout: float):
+        self.control.settimeout(timeout)
+        try:
+            data = self.control.recv(4096)
+        except (OSError, socket.timeout) as exc:
+            raise RuntimeError(f"the judge template does not answer: {exc}") from None
+        if not data:
+            raise RuntimeError("the judge template stopped")
+        return json.loads(data)
+
+    def close(self) -> None:
+        """Stop the template and every judge it started; its scratch goes with it."""
+        self.control.close()
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-
-    def close(self) -> None:
-        """Stop the judge and everything it started; its scratch goes with it."""
-        self.kill("stopped")
         if self.uid is not None:
             kill_uid(self.uid)
         self.scratch.close()
 
 
+def _policy(job: Job) -> tuple:
+    """What a template's sandbox depends on: a job with another policy needs another template."""
+    return (job.data_from, tuple(job.hide), tuple(job.expose_read_only), job.limits, job.judge_uid,
+            job.namespaces)
+
+
+_template: JudgeTemplate | None = None
+
+
 def start_judge(job: Job, scratch_root: str) -> JudgeProcess:
-    """A fresh judge for one notebook: its own size-limited scratch and uid, the grader's code read-only."""
-    stack = contextlib.ExitStack()
-    folder = stack.enter_context(scratch(scratch_root, job.limits.scratch_mb))
-    env = grading_env(os.path.join(folder, "work"), sys.prefix)
-    env["PYTHONPATH"] = str(HERE.parent)
-    spec = SandboxSpec(scratch=folder, data_from=job.data_from, hide=job.hide,
-                       expose_read_only=sorted(set(job.expose_read_only) | {str(HERE)}, key=len),
-                       env=env, limits=job.limits, uid=job.judge_uid, namespaces=job.namespaces)
-    os.makedirs(spec.ipc, mode=0o700)
-    os.makedirs(spec.work)
-    spec_file = os.path.join(folder, "sandbox.json")
-    spec.dump(spec_file)
-    judge = JudgeProcess(spec_file)
-    judge.uid, judge.scratch = job.judge_uid, stack
-    return judge
+    """A fresh judge for one notebook, forked from this worker's template (started, or restarted, if needed).
+
+    ``scratch_root``: where the template's scratch goes; it must outlive the job (the worker's own folder).
+    """
+    global _template
+    if _template is not None and (_template.key != _policy(job) or not _template.alive()):
+        _template.close()
+        _template = None
+    if _template is None:
+        _template = JudgeTemplate(job, scratch_root)
+    try:
+        return _template.spawn(max(60, job.startup_timeout))
+    except RuntimeError:
+        _template.close()
+        _template = None
+        raise
+
+
+def stop_judges() -> None:
+    """Stop this worker's template, if it has one."""
+    global _template
+    if _template is not None:
+        _template.close()
+        _template = None
 
 
 class JudgedExecute(SandboxedExecute):

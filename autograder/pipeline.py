@@ -303,6 +303,7 @@ class Grader:
         if not prepared.notebooks:
             return {}, 0.0
         (uid, judge_uid), worker = slots.get()
+        outcome = "not started"
         try:
             job = Job(
                 notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name),
@@ -326,7 +327,9 @@ class Grader:
                 statuses = {name: {"problem": why, "lost": True} for name in prepared.notebooks}
             return statuses, time.monotonic() - started
         finally:
-            for used in (uid, judge_uid):
+            # The student's uid never outlives a submission. The judge's uid runs the worker's judge
+            # template, which only ever runs the grader's code: it goes only with a worker that was stopped.
+            for used in (uid, judge_uid if outcome != "done" else None):
                 if used is not None:
                     kill_uid(used)
             slots.put(((uid, judge_uid), worker))

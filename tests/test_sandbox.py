@@ -340,3 +340,47 @@ def test_output_budgets_and_timeouts_in_a_real_kernel(tmp_path):
     assert prints[0].text.startswith("q" * 1000) and "budget" in prints[-1].text
     assert [o.ename for o in loop if o.output_type == "error"][-1] == "CellTimeoutError"
     assert after[0].text == "the next cell runs\n"  # the endless loop was interrupted
+
+
+def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
+    """Two submissions through one worker: each judge starts clean, both come from the same template.
+
+    The template has TensorFlow imported already (that is the point: speed), but
+    nothing a judge did (a module attribute, a file in its folder) reaches the next.
+    """
+    probe_cell = ("import json, os, sys, numpy\n"
+                  "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'mark': getattr(numpy, '_mark', 'fresh'),\n"
+                  "                  'pid': os.getpid(), 'template': os.getppid(), 'uid': os.getuid(),\n"
+                  "                  'files': sorted(os.listdir('.'))}))\n"
+                  "numpy._mark = 'touched'\n"
+                  "open('left-behind.txt', 'w').write('x')\n")
+    seen = []
+    with UidPool(2 if CAPS.separate_uid else 0) as pool:
+        uids = pool.uids or [None, None]
+        worker = Worker(tmp_path / "worker.log")
+        try:
+            for student in ("a", "b"):
+                source, target = tmp_path / f"{student}.ipynb", tmp_path / f"{student}-out.ipynb"
+                nbformat.write(new_notebook(cells=[new_code_cell(probe_cell)]), source)
+                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["test"], [])], None,
+                          uids[0], CAPS.namespaces, ["/root", str(REPO)],
+                          [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder"),
+                           str(REPO / "course")], Limits(), cell_timeout=60, startup_timeout=120, max_output_bytes=100_000,
+                          status_file=str(tmp_path / "status.json"), judge_uid=uids[1])
+                job.dump(tmp_path / "job.json")
+                assert worker.run(tmp_path / "job.json", timeout=300) == "done", worker.log_tail()
+                outputs = nbformat.read(target, as_version=4).cells[0].outputs
+                assert [o.output_type for o in outputs] == ["stream"], outputs
+                seen.append(json.loads(outputs[0].text))
+        finally:
+            worker.stop()
+        if uids[1] is not None:
+            from autograder.sandbox import _processes_of
+            assert not _processes_of(uids[1])  # the template went with its worker
+    first, second = seen
+    assert first["tf"] and second["tf"]
+    assert first["mark"] == second["mark"] == "fresh"
+    assert "left-behind.txt" not in second["files"]
+    assert first["pid"] != second["pid"] and first["template"] == second["template"]
+    if uids[1] is not None:
+        assert first["uid"] == second["uid"] == uids[1]
