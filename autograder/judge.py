@@ -431,8 +431,26 @@ class _Capture:
         return [{"output_type": "stream", "name": name, "text": text} for name, text in self.chunks]
 
 
+_STUDENT_FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line \d+, in (?P<function>\S+)$', re.M)
+
+
 def _error_output(exc: BaseException) -> dict:
-    """nbgrader's error output: the test's frames (not the judge's) and, when the student's code raised, theirs."""
+    """nbgrader's error output, the student's message first.
+
+    A failed check shows its message alone, as in JupyterLab (`course.grading.GradingError`);
+    the student's unwritten stub says which function to write; any other error shows the
+    test's frames (not the judge's) and, when the student's code raised, theirs.
+    """
+    from course.grading import GradingError, NotWrittenYet, unwritten_function
+
+    if isinstance(exc, StudentCodeError) and isinstance(exc, NotImplementedError):
+        function = unwritten_function([(m["file"], m["function"])
+                                       for m in _STUDENT_FRAME.finditer(exc.student_traceback)])
+        if function is not None:
+            exc = NotWrittenYet(function or None)
+    if isinstance(exc, (GradingError, NotWrittenYet)):
+        return {"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc)[:5000],
+                "traceback": [line[:5000] for line in exc._render_traceback_()]}
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<")]
     lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames)
     if isinstance(exc, StudentCodeError) and exc.student_traceback:

@@ -20,7 +20,82 @@ import numpy as np
 
 
 class GradingError(AssertionError):
-    """A check failed; the message explains what was expected and how to fix it."""
+    """A check failed; the message explains what was expected and how to fix it.
+
+    Shown without a traceback (IPython's ``_render_traceback_``): the student
+    reads what was checked first, not the test's internals. It is still an
+    error, so nbgrader scores the cell zero.
+    """
+
+    def __init__(self, what: str, problem: str, hint: str | None = None):
+        self.what, self.problem, self.hint = what, problem, hint
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        lines = [f"\u2718 {self.what}", *(f"  {line}" for line in self.problem.splitlines())]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __reduce__(self):  # rebuilt from its parts (the message is not the constructor's argument)
+        return type(self), (self.what, self.problem, self.hint)
+
+    def _render_traceback_(self) -> list[str]:
+        return [self.message(), "(this check failed, so the test cell scores zero)"]
+
+
+class NotWrittenYet(NotImplementedError):
+    """A student's function that still raises the stub's ``NotImplementedError``, explained."""
+
+    def __init__(self, function: str | None):
+        self.function = function
+        where = f"`{function}` is" if function else "this code is"
+        super().__init__(f"\u2718 {where} not written yet: it still raises NotImplementedError.\n"
+                         f"  Replace `raise NotImplementedError()` in "
+                         f"{'the cell that defines `' + function + '`' if function else 'its cell'} "
+                         "with your code, run that cell, then run this test again.")
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+def unwritten_function(frames: Sequence[tuple[str, str]]) -> str | None:
+    """The student's function a ``NotImplementedError`` came from, given its (file, function) frames.
+
+    Only a notebook cell's code counts (IPython names cells ``<ipython-input-...>``
+    or ``.../ipykernel_<pid>/<n>.py``): a library raising NotImplementedError is
+    not a stub, and keeps its own traceback. None when it is not the student's stub.
+    """
+    if not frames:
+        return None
+    filename, function = frames[-1]
+    if not (filename.startswith("<") or "/ipykernel_" in filename):
+        return None
+    return function if function.isidentifier() else ""
+
+
+def explain_unwritten_stubs() -> None:
+    """In this IPython kernel, show a stub's ``NotImplementedError`` as "write `f` here", not a traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        import traceback
+
+        function = unwritten_function([(f.filename, f.name) for f in traceback.extract_tb(tb)])
+        if function is None or isinstance(value, NotWrittenYet):
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        else:
+            explained = NotWrittenYet(function or None)
+            shell.showtraceback((NotWrittenYet, explained, tb))
+        return None
+
+    shell.set_custom_exc((NotImplementedError,), handler)
 
 
 def rel_error(x, y) -> float:
@@ -30,10 +105,7 @@ def rel_error(x, y) -> float:
 
 
 def _fail(what: str, problem: str, hint: str | None) -> None:
-    message = f"\n{what}: {problem}"
-    if hint:
-        message += f"\n  hint: {hint}"
-    raise GradingError(message)
+    raise GradingError(what, problem, hint)
 
 
 def _passed(what: str, quiet: bool) -> None:
@@ -42,9 +114,14 @@ def _passed(what: str, quiet: bool) -> None:
 
 
 def _short(value: Any, limit: int = 300) -> str:
-    text = np.array2string(np.asarray(value), precision=4, threshold=20, edgeitems=3) \
-        if isinstance(value, (np.ndarray, list, tuple)) else repr(value)
+    text = np.array2string(value, precision=4, threshold=20, edgeitems=3) \
+        if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _number(value) -> str:
+    value = np.asarray(value).item()
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
 
 
 def as_array(value, what: str) -> np.ndarray:
@@ -62,6 +139,21 @@ def as_array(value, what: str) -> np.ndarray:
         _fail(what, f"the result is not numeric (got an object array from {type(value).__name__})",
               "return a NumPy array of numbers")
     return array
+
+
+def inexact_divisions(sizes: Sequence[int], windows: Sequence[int], stride: int, pad: int = 0) -> str:
+    """For a hint: each axis where (N + 2P - F) / S is not a whole number, and what floor makes of it ('' if none).
+
+    Such cases are where an output size computed with ``round()`` or ``/`` goes wrong.
+    """
+    parts = []
+    for axis, n, f in zip(("height", "width"), sizes, windows):
+        span = n + 2 * pad - f
+        if span % stride:
+            padded = f"{n} + 2*{pad}" if pad else f"{n}"
+            parts.append(f"{axis}: ({padded} - {f}) / {stride} = {span / stride:.4g}, floored to {span // stride}, "
+                         f"so {span // stride + 1} outputs")
+    return "; ".join(parts)
 
 
 def expect_shape(value, shape: tuple, what: str, hint: str | None = None, quiet: bool = False) -> None:
@@ -82,23 +174,30 @@ def expect_close(value, expected, what: str, *, rtol: float = 1e-5, atol: float 
     array = as_array(value, what)
     expected = np.asarray(expected)
     if array.shape != expected.shape:
-        _fail(what, f"expected shape {expected.shape}, got {array.shape}", hint)
+        _fail(what, _named_mistake(array, mistakes, rtol, atol)
+              + f"expected shape {expected.shape}, got {array.shape}", hint)
     if not np.all(np.isfinite(array)):
         _fail(what, "the result contains NaN or infinity", hint or "look for a division by zero or an overflow")
     close = np.isclose(array, expected, rtol=rtol, atol=atol)
     if close.all():
         _passed(what, quiet)
         return
+    index = tuple(int(i) for i in np.argwhere(~close)[0])
+    problem = (f"{int((~close).sum())} of {array.size} values differ "
+               f"(shape {array.shape}, max relative error {rel_error(array, expected):.2e}).\n"
+               f"first difference at index {index}: expected {_number(expected[index])}, "
+               f"got {_number(array[index])}\n"
+               f"expected: {_short(expected)}\ngot:      {_short(array)}")
+    _fail(what, _named_mistake(array, mistakes, rtol, atol) + problem, hint)
+
+
+def _named_mistake(array: np.ndarray, mistakes: Mapping[str, Any] | None, rtol: float, atol: float) -> str:
+    """The first line of the message when the answer is one of the typical mistakes (of any shape), else ''."""
     for description, wrong in (mistakes or {}).items():
         wrong = np.asarray(wrong)
         if wrong.shape == array.shape and np.allclose(array, wrong, rtol=rtol, atol=atol):
-            _fail(what, f"your result matches a typical mistake: {description}", hint)
-    index = tuple(int(i) for i in np.argwhere(~close)[0])
-    problem = (f"{int((~close).sum())} of {array.size} values differ "
-               f"(max relative error {rel_error(array, expected):.2e}).\n"
-               f"  first difference at index {index}: expected {expected[index]!r}, got {array[index]!r}\n"
-               f"  expected: {_short(expected)}\n  got:      {_short(array)}")
-    _fail(what, problem, hint)
+            return f"your result matches a typical mistake: {description}\n"
+    return ""
 
 
 def expect_equal(value, expected, what: str, hint: str | None = None, quiet: bool = False) -> None:

@@ -199,8 +199,13 @@ def start(profile: str | None = None, seed: int = 0, verbose: bool = True) -> Pr
     """
     _quiet_tensorflow_logs()
     chosen = current_profile(profile)
-    seed_everything(seed)
-    info = configure_device(chosen)
+    from course.grading import explain_unwritten_stubs
+    from course.quiet import native_logs_held_back
+
+    explain_unwritten_stubs()
+    with native_logs_held_back():  # TensorFlow's first import, and first look at the devices
+        seed_everything(seed)
+        info = configure_device(chosen)
     if verbose:
         import tensorflow as tf
         import keras

@@ -121,9 +121,6 @@ def expect_same_structure(student, reference, what: str, hint: str | None = None
     """Raise a `GradingError` naming the first structural difference, or print a tick."""
     found = differences(student, reference)
     if found:
-        message = f"\n{what}: the structure differs from the expected one.\n  " + "\n  ".join(found)
-        if hint:
-            message += f"\n  hint: {hint}"
-        raise GradingError(message)
+        raise GradingError(what, "the structure differs from the expected one.\n" + "\n".join(found), hint)
     if not quiet:
         print(f"\u2714 {what}: same layers, shapes, parameters and wiring")

@@ -54,7 +54,8 @@ def cell_text(notebook: Path, grade_id: str) -> str:
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return "".join(o.get("text", "") + "".join(o.get("traceback", [])) for o in cell.get("outputs", []))
+            return "".join(o.get("ename", "") + o.get("text", "") + "".join(o.get("traceback", []))
+                           for o in cell.get("outputs", []))
     raise KeyError(grade_id)
 
 
@@ -137,6 +138,11 @@ def test_feedback_shows_the_teaching_message_and_export_lists_every_student(batc
     assert set(written) == {case.student for case in sample_cases()} - nothing_readable
     html = (ws.folder("feedback", SAMPLE_ID, "partly-right") / "numpy_part.html").read_text()
     assert "flipped the kernel (true convolution)" in html  # the typical mistake the test recognised
+    # The message comes first, with no traceback through the test's internals (issue 14).
+    message = html.index("\u2718 slide")
+    assert "Traceback" not in html[message - 3000:message] and "grading.py" not in html
+    blank = (ws.folder("feedback", SAMPLE_ID, "blank") / "numpy_part.html").read_text()
+    assert "`relu` is not written yet" in blank and "the cell that defines `relu`" in blank
     assert (ws.folder("feedback", SAMPLE_ID, "Ana María López") / "numpy_part.html").exists()
     rows = list(csv.DictReader(io.StringIO(api.export(ws.workdir))))
     by_student = {r["student"]: r for r in rows if r["assignment"] == SAMPLE_ID}

@@ -53,7 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.data import photo
-from course.grading import expect_close, expect_shape
+from course.grading import expect_close, expect_shape, inexact_divisions
 from course.timing import best_time
 
 # %% [markdown]
@@ -99,12 +99,22 @@ def tf_conv(x, w, b, stride=1, pad=0):
 def conv_mistakes(x, w, b, stride=1, pad=0):
     """What the usual wrong answers would return, so that a failing test can name the mistake."""
     out_h, out_w = tf_conv(x, w, b, stride, pad).shape[1:3]
+    fh, fw, channels = np.shape(w)[:3]
     return {
         "true convolution: the kernel is flipped (the layer does not flip it)": tf_conv(x, w[::-1, ::-1], b, stride, pad),
         "the bias is missing": tf_conv(x, w, np.zeros_like(b), stride, pad),
+        f"the bias is added inside the window sum, so it is counted FH*FW*C = {fh * fw * channels} times "
+        "(add b[k] once, after the sum)": tf_conv(x, w, np.asarray(b) * (fh * fw * channels), stride, pad),
         "windows start at i instead of i*stride (stride ignored when slicing)":
             tf_conv(x, w, b, 1, pad)[:, :out_h, :out_w],
     }
+
+
+def floor_note(sizes, windows, stride, pad=0):
+    """For a hint: where (size + 2P - F) / S is not a whole number, how the output size floors it."""
+    found = inexact_divisions(sizes, windows, stride, pad)
+    return (f"; here the division is not exact ({found}): floor it with //, never round() it or keep the fraction; "
+            "the last input rows or columns that no window reaches are simply left out") if found else ""
 
 
 def tf_pool(x, size, stride, mode):
@@ -228,7 +238,8 @@ def check_conv(conv, x, w, b, stride, pad, what, quiet=False):
     expected = tf_conv(x, w, b, stride, pad)
     expect_close(conv(x, w, b, stride=stride, pad=pad), expected, what, mistakes=conv_mistakes(x, w, b, stride, pad),
                  hint=f"expected output shape {expected.shape}: H_out = (H + 2P - FH) // S + 1; the window for output "
-                      "(i, j) starts at (i*S, j*S) of the padded input; add b[k] to every output of filter k",
+                      "(i, j) starts at (i*S, j*S) of the padded input; add b[k] once to every output of filter k"
+                      + floor_note(np.shape(x)[1:3], np.shape(w)[:2], stride, pad),
                  quiet=quiet)
 
 
@@ -240,6 +251,10 @@ check_conv(conv_forward_naive, *random_case(2, (3, 9, 8, 2), (3, 3, 2, 2)), 3, 2
 check_conv(conv_forward_naive, *random_case(3, (1, 6, 7, 3), (2, 3, 3, 2)), 1, 0, "hidden: a 2x3 (non-square) filter", quiet=True)
 check_conv(conv_forward_naive, *random_case(4, (2, 4, 4, 5), (1, 1, 5, 3)), 1, 0, "hidden: 1x1 convolution", quiet=True)
 check_conv(conv_forward_naive, *random_case(5, (1, 5, 5, 1), (5, 5, 1, 1)), 2, 2, "hidden: one channel, 5x5 filter, pad 2, stride 2", quiet=True)
+check_conv(conv_forward_naive, *random_case(6, (2, 8, 10, 2), (3, 3, 2, 3)), 2, 0,
+           "hidden: 3x3 filter, stride 2, no padding, on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
+check_conv(conv_forward_naive, *random_case(7, (1, 8, 7, 3), (3, 3, 3, 2)), 3, 0,
+           "hidden: 3x3 filter, stride 3, on 8x7: (8 - 3) / 3 = 1.67 and (7 - 3) / 3 = 1.33 are floored", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -332,6 +347,8 @@ check_conv(conv_forward_im2col, *random_case(10, (2, 8, 7, 3), (3, 3, 3, 5)), 1,
 check_conv(conv_forward_im2col, *random_case(11, (3, 10, 9, 2), (3, 3, 2, 4)), 3, 1, "hidden: stride 3", quiet=True)
 check_conv(conv_forward_im2col, *random_case(12, (1, 6, 7, 3), (2, 3, 3, 2)), 2, 1, "hidden: 2x3 filter", quiet=True)
 check_conv(conv_forward_im2col, *random_case(13, (2, 5, 5, 4), (1, 1, 4, 3)), 1, 0, "hidden: 1x1 convolution", quiet=True)
+check_conv(conv_forward_im2col, *random_case(14, (2, 10, 8, 3), (3, 3, 3, 2)), 2, 0,
+           "hidden: 3x3 filter, stride 2, no padding, on 10x8: (10 - 3) / 2 = 3.5 and (8 - 3) / 2 = 2.5 are floored", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -383,11 +400,16 @@ def pool_forward(x: np.ndarray, size: int = 2, stride: int = 2, mode: str = "max
 def check_pool(x, size, stride, mode, what, quiet=False):
     other = "avg" if mode == "max" else "max"
     expected = tf_pool(x, size, stride, mode)
+    out_h, out_w = expected.shape[1:3]
     expect_close(pool_forward(x, size=size, stride=stride, mode=mode), expected, what,
                  mistakes={f"{other} pooling instead of {mode} pooling": tf_pool(x, size, stride, other),
-                           "stride 1 instead of the given stride": tf_pool(x, size, 1, mode)},
-                 hint=f"expected shape {expected.shape}: H_out = (H - size) // stride + 1; "
-                      f"mode='{mode}' takes the {'largest value' if mode == 'max' else 'mean'} of each window, per channel",
+                           "stride 1 instead of the given stride": tf_pool(x, size, 1, mode),
+                           "windows start at (i, j) instead of (i*stride, j*stride) (stride ignored when slicing)":
+                               tf_pool(x, size, 1, mode)[:, :out_h, :out_w]},
+                 hint=f"expected shape {expected.shape}: H_out = (H - size) // stride + 1; the window for output (i, j) "
+                      f"starts at (i*stride, j*stride); mode='{mode}' takes the "
+                      f"{'largest value' if mode == 'max' else 'mean'} of each window, per channel"
+                      + floor_note(np.shape(x)[1:3], (size, size), stride),
                  quiet=quiet)
 
 
@@ -399,6 +421,10 @@ check_pool(np.random.default_rng(1).normal(size=(1, 7, 7, 2)), 3, 2, "max", "ove
 check_pool(np.random.default_rng(2).normal(size=(3, 9, 6, 2)), 2, 2, "max", "hidden: odd height, 2x2/2 max", quiet=True)
 check_pool(np.random.default_rng(3).normal(size=(1, 5, 5, 4)), 3, 1, "avg", "hidden: 3x3/1 average", quiet=True)
 check_pool(np.random.default_rng(4).normal(size=(2, 8, 8, 1)), 4, 4, "max", "hidden: 4x4/4 max", quiet=True)
+check_pool(np.random.default_rng(5).normal(size=(2, 7, 9, 3)), 2, 2, "max",
+           "hidden: 2x2/2 max on 7x9: (7 - 2) / 2 = 2.5 and (9 - 2) / 2 = 3.5 are floored", quiet=True)
+check_pool(np.random.default_rng(6).normal(size=(1, 8, 10, 2)), 3, 3, "avg",
+           "hidden: 3x3/3 average on 8x10: (8 - 3) / 3 = 1.67 and (10 - 3) / 3 = 2.33 are floored", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

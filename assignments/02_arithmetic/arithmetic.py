@@ -89,8 +89,8 @@ def check_output_size(n: int, f: int, stride: int, padding, expected: int, hint:
     try:
         got = conv_output_size(n, f, stride, padding)
     except Exception as exc:  # the student's function refused a valid case: say which
-        raise GradingError(f"\n{what}: expected {expected}, but your function raised "
-                           f"{type(exc).__name__}: {exc}\n  hint: {hint}") from None
+        raise GradingError(what, f"expected {expected}, but your function raised {type(exc).__name__}: {exc}",
+                           hint) from None
     expect_true(isinstance(got, (int, np.integer)), what,
                 f"expected an int, got {type(got).__name__} {got!r}",
                 "an output size is a whole number of pixels: use integer division //", quiet=True)

@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from course.grading import expect_close, expect_true, numerical_gradient
+from course.grading import expect_close, expect_true, inexact_divisions, numerical_gradient
 
 # %% [markdown]
 # ## Conventions and the forward pass
@@ -98,6 +98,14 @@ def tf_pool_grad(dout, x, size, stride, mode="max"):
         tape.watch(x)
         loss = tf.reduce_sum(pool(x, size, stride, "VALID") * dout)
     return tape.gradient(loss, x).numpy()
+
+
+def floor_note(sizes, windows, stride, pad=0):
+    """For a hint: where (size + 2P - F) / S is not a whole number, what that means for the backward pass."""
+    found = inexact_divisions(sizes, windows, stride, pad)
+    return (f"; here the division is not exact ({found}): the output size is floored (take H_out and W_out from "
+            "dout.shape, or use //, never round()), and the last input rows or columns that no window reaches get "
+            "zero gradient") if found else ""
 
 
 def conv_case(seed, x_shape, w_shape, stride, pad):
@@ -197,6 +205,8 @@ def check_db(seed, x_shape, w_shape, stride, pad, what, quiet=False):
 check_db(0, (2, 5, 5, 3), (3, 3, 3, 4), 1, 1, "db, (2, 5, 5, 3) input, 4 filters 3x3, stride 1, pad 1")
 ### BEGIN HIDDEN TESTS
 check_db(1, (3, 7, 6, 2), (3, 3, 2, 5), 2, 0, "hidden: db with stride 2", quiet=True)
+check_db(15, (2, 8, 10, 3), (3, 3, 3, 2), 2, 0,
+         "hidden: db, 3x3 filters, stride 2 on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_conv_backward_dw", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -209,7 +219,8 @@ def check_dw(seed, x_shape, w_shape, stride, pad, what, numerical=False, quiet=F
                            "dW averaged over the batch instead of summed": dw / len(x),
                            "dW flipped by 180 degrees (a true convolution)": dw[::-1, ::-1]},
                  hint="dw[u, v, :, :] collects x_pad[n, i*S+u, j*S+v, c] * dout[n, i, j, k] over every image n "
-                      "and output position (i, j): a correlation of the padded input with dout, summed over the batch")
+                      "and output position (i, j): a correlation of the padded input with dout, summed over the batch"
+                      + floor_note(x_shape[1:3], w_shape[:2], stride, pad))
 
 
 check_dw(2, (2, 5, 5, 3), (3, 3, 3, 4), 1, 1, "dw vs tf.GradientTape, stride 1, pad 1")
@@ -219,6 +230,10 @@ check_dw(4, (2, 7, 7, 3), (3, 3, 3, 2), 2, 1, "dw vs tf.GradientTape, stride 2, 
 check_dw(5, (3, 9, 8, 2), (3, 3, 2, 3), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
 check_dw(6, (2, 6, 7, 3), (2, 3, 3, 2), 1, 0, "hidden: 2x3 filters, no padding", quiet=True)
 check_dw(7, (2, 5, 4, 3), (1, 1, 3, 4), 2, 0, "hidden: 1x1 filters, stride 2", quiet=True)
+check_dw(16, (2, 8, 10, 2), (3, 3, 2, 3), 2, 0,
+         "hidden: 3x3 filters, stride 2, no padding, on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
+check_dw(17, (1, 8, 7, 3), (3, 3, 3, 2), 3, 0,
+         "hidden: 3x3 filters, stride 3 on 8x7: (8 - 3) / 3 = 1.67 and (7 - 3) / 3 = 1.33 are floored", quiet=True)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_conv_backward_dx", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
@@ -226,9 +241,14 @@ def check_dx(seed, x_shape, w_shape, stride, pad, what, numerical=False, quiet=F
     dout, x, w, b = conv_case(seed, x_shape, w_shape, stride, pad)
     dx = numerical_conv_grad(dout, x, w, b, stride, pad, 0) if numerical else tf_conv_grads(dout, x, w, b, stride, pad)[0]
     expect_close(conv_backward_result(dout, x, w, stride, pad, 0), dx, what, rtol=1e-5, atol=1e-6, quiet=quiet,
-                 mistakes={"dX computed with the kernel not flipped": tf_conv_grads(dout, x, w[::-1, ::-1], b, stride, pad)[0]},
+                 mistakes={"dX with the kernel rotated the wrong way: rotated by 180 degrees where dout is scattered "
+                           "back (dx_pad[n, i*S+u, j*S+v, c] += w[u, v, c, k] * dout[n, i, j, k] takes w[u, v] as it is, "
+                           "not w[FH-1-u, FW-1-v]), or not rotated where dx is written as a full convolution of dout "
+                           "(that form needs the kernel rotated, w[::-1, ::-1])":
+                               tf_conv_grads(dout, x, w[::-1, ::-1], b, stride, pad)[0]},
                  hint=f"dx has the shape of x {x.shape}, not of the padded input: cut the padding off at the end. Pixel "
-                      "x_pad[n, i*S+u, j*S+v, c] receives w[u, v, c, k] * dout[n, i, j, k] from every output that used it")
+                      "x_pad[n, i*S+u, j*S+v, c] receives w[u, v, c, k] * dout[n, i, j, k] from every output that used it"
+                      + floor_note(x_shape[1:3], w_shape[:2], stride, pad))
 
 
 check_dx(8, (2, 5, 5, 3), (3, 3, 3, 4), 1, 1, "dx vs tf.GradientTape, stride 1, pad 1")
@@ -239,6 +259,10 @@ check_dx(11, (3, 9, 8, 2), (3, 3, 2, 3), 3, 2, "hidden: stride 3, pad 2, size no
 check_dx(12, (2, 6, 7, 3), (2, 3, 3, 2), 1, 0, "hidden: 2x3 filters, no padding", quiet=True)
 check_dx(13, (2, 5, 4, 3), (1, 1, 3, 4), 2, 0, "hidden: 1x1 filters, stride 2", quiet=True)
 check_dx(14, (1, 6, 6, 1), (5, 5, 1, 1), 2, 2, "hidden: one channel, 5x5 filter, stride 2, pad 2", numerical=True, quiet=True)
+check_dx(18, (2, 8, 10, 2), (3, 3, 2, 3), 2, 0,
+         "hidden: 3x3 filters, stride 2, no padding, on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
+check_dx(19, (1, 9, 7, 2), (3, 3, 2, 2), 3, 1,
+         "hidden: 3x3 filters, stride 3, pad 1 on 9x7: (9 + 2 - 3) / 3 = 2.67 is floored", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -310,11 +334,18 @@ def check_pool_backward(x, size, stride, what, expected=None, seed=0, quiet=Fals
     dout = np.random.default_rng(seed).normal(size=out_shape) if expected is None else np.arange(1.0, 1 + np.prod(out_shape)).reshape(out_shape)
     if expected is None:
         expected = tf_pool_grad(dout, x, size, stride, "max")
+    out_h, out_w = out_shape[1:3]
+    dout_at_stride_1 = np.zeros(tf.nn.max_pool2d(x, size, 1, "VALID").shape)
+    dout_at_stride_1[:, :out_h, :out_w] = dout  # windows at (i, j) instead of (i*stride, j*stride)
     expect_close(max_pool_backward(dout, x, size=size, stride=stride), expected, what, quiet=quiet,
                  mistakes={"gradient sent to every element of the window": tf_pool_grad(dout, x, size, stride, "avg") * size * size,
-                           "gradient averaged over the window (average pooling's backward pass)": tf_pool_grad(dout, x, size, stride, "avg")},
+                           "gradient averaged over the window (average pooling's backward pass)": tf_pool_grad(dout, x, size, stride, "avg"),
+                           "windows start at (i, j) instead of (i*stride, j*stride) (stride ignored when slicing)":
+                               tf_pool_grad(dout_at_stride_1, x, size, 1, "max")},
                  hint="only the position of each window's maximum gets that window's gradient, the others get 0; "
-                      "where windows overlap, add (+=) the gradients of every window an input wins")
+                      "the window of output (i, j) starts at (i*stride, j*stride); "
+                      "where windows overlap, add (+=) the gradients of every window an input wins"
+                      + floor_note(np.shape(x)[1:3], (size, size), stride))
 
 
 by_hand = np.array([[1, 3, 2, 1],
@@ -335,6 +366,10 @@ check_pool_backward(shared, 3, 2, "overlapping 3x3 windows, stride 2, one input 
 check_pool_backward(np.random.default_rng(4).normal(size=(3, 9, 7, 2)), 3, 2, "hidden: 3x3/2 on a (3, 9, 7, 2) input", seed=4, quiet=True)
 check_pool_backward(np.random.default_rng(5).normal(size=(2, 5, 5, 1)), 2, 1, "hidden: 2x2 windows, stride 1", seed=5, quiet=True)
 check_pool_backward(np.random.default_rng(6).normal(size=(1, 8, 8, 4)), 4, 4, "hidden: 4x4/4", seed=6, quiet=True)
+check_pool_backward(np.random.default_rng(8).normal(size=(2, 7, 9, 3)), 2, 2,
+                    "hidden: 2x2/2 on 7x9: (7 - 2) / 2 = 2.5 and (9 - 2) / 2 = 3.5 are floored", seed=8, quiet=True)
+check_pool_backward(np.random.default_rng(9).normal(size=(1, 8, 10, 2)), 3, 3,
+                    "hidden: 3x3/3 on 8x10: (8 - 3) / 3 = 1.67 and (10 - 3) / 3 = 2.33 are floored", seed=9, quiet=True)
 small = np.random.default_rng(7).normal(size=(1, 4, 4, 1))
 expect_close(max_pool_backward(np.ones((1, 2, 2, 1)), small, size=2, stride=2),
              numerical_gradient(lambda x_: x_.reshape(1, 2, 2, 2, 2, 1).max(axis=(2, 4)).sum(), small),  # 2x2/2 max pool in float64

@@ -14,6 +14,28 @@ from autograder.samples.edits import SolutionEdits
 
 _solution = SolutionEdits("01_convolution")
 _edit = _solution.edit
+_body = _solution.body
+
+_ROUND = (("(height + 2 * pad - fh) // stride + 1", "round((height + 2 * pad - fh) / stride) + 1"),
+          ("(width + 2 * pad - fw) // stride + 1", "round((width + 2 * pad - fw) / stride) + 1"))
+
+
+def _pool_loops(out_h: str, out_w: str, rows: str, cols: str) -> dict[str, str]:
+    """pool_forward as a student writes it with loops (the solution uses sliding windows), with the given
+    output size and window slices, so that mistakes in those show up."""
+    return _body("pool_forward", f"""
+    if mode not in ("max", "avg"):
+        raise ValueError(f"mode must be 'max' or 'avg', got {{mode!r}}")
+    n_images, height, width, channels = x.shape
+    out_h = {out_h}
+    out_w = {out_w}
+    out = np.zeros((n_images, out_h, out_w, channels))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x[:, {rows}, {cols}, :]
+            out[:, i, j, :] = window.max(axis=(1, 2)) if mode == "max" else window.mean(axis=(1, 2))
+    return out
+""")
 
 
 MISTAKES = {
@@ -36,6 +58,10 @@ MISTAKES = {
                                      "x_pad[n, i:i + fh, j:j + fw, :]")),
     "input never padded":
         _edit("conv_forward_naive", ("x_pad = zero_pad(x, pad)", "x_pad = x")),
+    "bias added inside the window sum (counted FH*FW*C times)":
+        _edit("conv_forward_naive", ("np.sum(window * w[:, :, :, k]) + b[k]", "np.sum(window * w[:, :, :, k] + b[k])")),
+    "output size with round() instead of floor":
+        _edit("conv_forward_naive", *_ROUND),
     # im2col
     "im2col columns in (channel, u, v) order":
         _edit("im2col", ("transpose(0, 1, 2, 4, 5, 3)", "transpose(0, 1, 2, 3, 4, 5)")),
@@ -48,6 +74,8 @@ MISTAKES = {
         _edit("conv_forward_im2col", ("@ w.reshape(-1, n_filters)", "@ w.transpose(2, 0, 1, 3).reshape(-1, n_filters)")),
     "im2col convolution with a flipped kernel":
         _edit("conv_forward_im2col", ("@ w.reshape(-1, n_filters)", "@ w[::-1, ::-1].reshape(-1, n_filters)")),
+    "im2col convolution: output size with round() instead of floor":
+        _edit("conv_forward_im2col", *_ROUND),
     # pool_forward
     "average instead of max pooling":
         _edit("pool_forward", ("return windows.max(axis=(-2, -1))", "return windows.mean(axis=(-2, -1))")),
@@ -55,6 +83,11 @@ MISTAKES = {
         _edit("pool_forward", ("return windows.mean(axis=(-2, -1))", "return windows.max(axis=(-2, -1))")),
     "pooling ignores the stride":
         _edit("pool_forward", ("[:, ::stride, ::stride]", "")),
+    "pooling windows start at (i, j), ignoring the stride (loops)":
+        _pool_loops("(height - size) // stride + 1", "(width - size) // stride + 1", "i:i + size", "j:j + size"),
+    "pooling output size with round() instead of floor (loops)":
+        _pool_loops("round((height - size) / stride) + 1", "round((width - size) / stride) + 1",
+                    "i * stride:i * stride + size", "j * stride:j * stride + size"),
     # depthwise_weights
     "one kernel connects every pair of channels":
         _edit("depthwise_weights", ("weights[:, :, c, c] = kernel", "weights[:, :, :, c] = kernel[:, :, None]")),

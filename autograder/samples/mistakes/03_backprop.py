@@ -34,7 +34,7 @@ MISTAKES = {
     "dW flipped (true convolution of input and upstream gradient)":
         _edit("conv_backward", (_DW, _DW.replace("dw[u, v]", "dw[fh - 1 - u, fw - 1 - v]"))),
     # conv_backward: dX
-    "dX without flipping the kernel":
+    "dX with the kernel rotated the wrong way (scattered through w[FH-1-u, FW-1-v])":
         _edit("conv_backward", (_DX, "dx_pad[:, rows, cols, :] += dout @ w[fh - 1 - u, fw - 1 - v].T")),
     "dX keeps the padding":
         _edit("conv_backward", ("dx = dx_pad[:, pad:pad + height, pad:pad + width, :]", "dx = dx_pad")),
@@ -46,6 +46,11 @@ MISTAKES = {
     "stride ignored in the backward pass":
         _edit("conv_backward", ("slice(u, u + stride * out_h, stride)", "slice(u, u + out_h)"),
               ("slice(v, v + stride * out_w, stride)", "slice(v, v + out_w)")),
+    # conv_backward: output size (the solution reads it from dout; a student who computes it may round)
+    "conv_backward computing the output size with round() instead of floor":
+        _edit("conv_backward", ("_, out_h, out_w, _ = dout.shape",
+                                "out_h = round((height + 2 * pad - fh) / stride) + 1\n"
+                                "    out_w = round((width + 2 * pad - fw) / stride) + 1")),
     # max_pool_backward
     "gradient sent to every element of the pooling window":
         _edit("max_pool_backward", (_ROUTE, "routed[:] = dout[:, i, j, None, :]")),
@@ -55,6 +60,12 @@ MISTAKES = {
         _edit("max_pool_backward", ("window.argmax(axis=1)", "window.argmin(axis=1)")),
     "overlapping windows overwrite instead of accumulate":
         _edit("max_pool_backward", ("dx[:, rows, cols, :] += routed", "dx[:, rows, cols, :] = routed")),
+    "pooling windows start at (i, j), ignoring the stride, in the backward pass":
+        _edit("max_pool_backward", ("slice(i * stride, i * stride + size)", "slice(i, i + size)"),
+              ("slice(j * stride, j * stride + size)", "slice(j, j + size)")),
+    "max_pool_backward computing the output size with round() instead of floor":
+        _edit("max_pool_backward", ("_, out_h, out_w, _ = dout.shape",
+                                    "out_h, out_w = (round((n - size) / stride) + 1 for n in x.shape[1:3])")),
     # block_backward
     "residual block without the identity path (1 + F'(a) becomes F'(a))":
         _edit("block_backward", ("return da + dz if residual else da", "return da")),
