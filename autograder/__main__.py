@@ -7,6 +7,9 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .pipeline import GradingOptions  # the defaults' one source
+
+    defaults = GradingOptions()
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workdir", type=Path, default=None,
                         help="where releases, autograded copies, feedback and the default gradebook go "
@@ -26,8 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--submissions", type=Path, default=None,
                    help="folder laid out as <dir>/<student>/<assignment>/*.ipynb (default: the course's submitted/)")
     p.add_argument("--workers", type=int, default=None, help="submissions graded side by side (default: cores)")
-    p.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default 120)")
-    p.add_argument("--submission-timeout", type=int, default=None, help="seconds per submission (default 900)")
+    p.add_argument("--cell-timeout", type=int, default=None, help=f"seconds per cell (default {defaults.cell_timeout})")
+    p.add_argument("--submission-timeout", type=int, default=None, help=f"seconds per submission (default {defaults.submission_timeout})")
     p.add_argument("--force", action="store_true", help="re-grade submissions already graded and unchanged")
     p = commands.add_parser("feedback", parents=[common], help="feedback HTML per student")
     p.add_argument("assignment")

@@ -47,6 +47,8 @@ KERNEL_NAME = "python3"
 ERROR_VALUE_CHARS = 2000        # of an error's message, and of each line of its traceback
 ERROR_TRACEBACK_CHARS = 8000    # of its traceback, from the end (where the failing line is)
 CUT_NOTE = "\n[autograder: output dropped from here on: it passed the output budget]\n"
+MAX_OUTPUT_BYTES = 2_000_000     # what one cell may show, every output type (errors shortened, never dropped)
+MAX_NOTEBOOK_BYTES = 20_000_000  # the whole executed notebook: cells, outputs, widget state
 
 
 @dataclasses.dataclass
@@ -74,7 +76,7 @@ class Job:
     max_output_bytes: int
     status_file: str
     judge_uid: int | None = None  # the judge runs as its own uid, never the student's
-    max_notebook_bytes: int = 20_000_000  # the whole executed notebook, outputs and widget state included
+    max_notebook_bytes: int = MAX_NOTEBOOK_BYTES
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(dataclasses.asdict(self)))
@@ -204,8 +206,8 @@ def fit_notebook(nb, max_bytes: int) -> bool:
 class SandboxedExecute(Execute):
     """nbgrader's Execute, with a sandboxed kernel, capped output and honest dead-kernel handling."""
 
-    max_output_bytes = Integer(2_000_000)     # what one cell may show
-    max_notebook_bytes = Integer(20_000_000)  # the whole notebook: cells, outputs, widget state
+    max_output_bytes = Integer(MAX_OUTPUT_BYTES)
+    max_notebook_bytes = Integer(MAX_NOTEBOOK_BYTES)
 
     def __init__(self, spec: SandboxSpec, spec_file: str, **kwargs):
         super().__init__(**kwargs)

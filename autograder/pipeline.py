@@ -47,7 +47,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from nbgrader.utils import is_grade
 from sqlalchemy.exc import SAWarning
 
-from .execute import Job, NotebookJob, Worker
+from .execute import MAX_NOTEBOOK_BYTES, MAX_OUTPUT_BYTES, Job, NotebookJob, Worker
 from .layout import COURSE_ID, REPO, Workspace, tree_digest
 from .roles import answer_names, cell_roles
 from .sandbox import Capabilities, Limits, UidPool, kill_uid, probe
@@ -61,8 +61,8 @@ class GradingOptions:
     submission_timeout: int = 900       # seconds for a whole submission, kernel start-ups included
     startup_timeout: int = 120          # seconds for a kernel to come up (TensorFlow machines are busy)
     limits: Limits = dataclasses.field(default_factory=Limits)
-    max_output_bytes: int = 2_000_000   # per cell, every output type (errors are shortened, never dropped)
-    max_notebook_bytes: int = 20_000_000  # the whole executed notebook
+    max_output_bytes: int = MAX_OUTPUT_BYTES
+    max_notebook_bytes: int = MAX_NOTEBOOK_BYTES
     force: bool = False                 # re-grade submissions that are already graded and unchanged
     progress: bool = True
 
@@ -123,6 +123,15 @@ class ForgetEmptyMetadata(NbGraderPreprocessor):
         if cell.get("metadata", {}).get("nbgrader", None) == {}:
             del cell.metadata["nbgrader"]
         return cell, resources
+
+
+# nbgrader's autograde has the same two lists (its `sanitize_preprocessors` and `autograde_preprocessors`).
+# Ours differ: the parent runs SANITIZE, a worker executes (`JudgedExecute` in a sandbox, in place of its
+# Execute), the parent runs SCORE. Added: ForgetEmptyMetadata, and StderrIsNotAFailure in place of
+# IgnorePattern (text on stderr never fails a cell). Left out: ClearMetadataPreprocessor
+# (nbconvert ships it disabled, and nbgrader does not enable it).
+SANITIZE = (ClearOutput, DeduplicateIds, ForgetEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+SCORE = (StderrIsNotAFailure, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata)
 
 
 def _renamed(unknown: list[str], absent: list[str]) -> dict[str, str]:
@@ -271,8 +280,7 @@ class Grader:
                 continue
             self._note_duplicates(nb, name, prepared.notes)
             resources = self._resources(student, name)
-            for pp in (ClearOutput, DeduplicateIds, ForgetEmptyMetadata, OverwriteKernelspec, OverwriteCells,
-                       CheckCellMetadata):
+            for pp in SANITIZE:
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
             with Gradebook(self.ws.db_url, COURSE_ID) as gb:
                 prepared.roles[name] = cell_roles(nb, gb, Path(name).stem, self.aid)
@@ -372,7 +380,7 @@ class Grader:
             nb = nbformat.read(executed, as_version=4)
             notes += _timeouts(nb, name)
             resources = self._resources(student, name)
-            for pp in (StderrIsNotAFailure, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata):
+            for pp in SCORE:
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
             nbformat.write(nb, target / name)
         if timestamp:  # the text checked above, never a copy of whatever the file is now
@@ -450,20 +458,11 @@ def _timeouts(nb, name: str) -> list[str]:
     return found
 
 
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress(total: int, label: str, enabled: bool):
-    if not enabled or total == 0:
-        return _NoProgress()
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=label, unit="submission", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, desc=label, unit="submission", file=sys.stderr, dynamic_ncols=True,
+                disable=not enabled or total == 0)
 
 
 def grade_folder(workspace: Workspace, assignment_id: str, submissions_dir: Path,
