@@ -33,10 +33,23 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
-    """Adam + sparse categorical cross-entropy + accuracy: the course's default recipe."""
+def compile_classifier(model: keras.Model, learning_rate: float = 1e-3, *, from_logits: bool = False,
+                       decay_steps: int | None = None) -> keras.Model:
+    """Adam + sparse categorical cross-entropy + accuracy: the course's one recipe.
+
+    Args:
+        model: a classifier ending in probabilities (softmax), or in logits with ``from_logits=True``.
+        learning_rate: Adam's rate; with ``decay_steps`` its starting value.
+        from_logits: whether the model's outputs are logits (the transfer-learning heads).
+        decay_steps: if given, the rate falls to zero along a cosine over that many steps, so a
+            short run ends on a settled model instead of wherever its last noisy steps left it.
+
+    Compiling is also what makes new ``trainable`` flags take effect.
+    """
+    if decay_steps is not None:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
                   metrics=["accuracy"])
     return model
 

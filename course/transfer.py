@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from course import pretrained
-from course.train import batchnorm_layers
+from course.train import batchnorm_layers, compile_classifier
 
 SOURCE = "fashion_source5"
 SOURCE_CLASSES = pretrained.entry(SOURCE).classes  # the Fashion-MNIST classes the source was trained on
@@ -39,20 +39,6 @@ SIMILAR_CLASSES = tuple(c for c in range(10) if c not in SOURCE_CLASSES)  # the 
 FEATURE_LAYER = "features"  # the source's layers up to here are reused; dropout and logits are the old classifier
 TOP_LAYER = "conv3"         # fine-tuning unfreezes the layers from here to FEATURE_LAYER
 STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
-
-
-def compile_classifier(model: keras.Model, learning_rate: float, decay_steps: int | None = None) -> keras.Model:
-    """Adam + cross-entropy on logits + accuracy; also what makes new ``trainable`` flags take effect.
-
-    With ``decay_steps`` the rate falls to zero along a cosine over that many
-    steps, so that a short run ends on a settled model instead of wherever the
-    last few noisy steps left it.
-    """
-    if decay_steps is not None:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
 
 
 def freeze_batch_norm(model: keras.Model) -> None:
@@ -87,7 +73,7 @@ def unfreeze_top(model: keras.Model, first_layer: str, learning_rate: float) -> 
     base.trainable = True
     for i, layer in enumerate(base.layers):
         layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
-    return compile_classifier(model, learning_rate)
+    return compile_classifier(model, learning_rate, from_logits=True)
 
 
 def split(source: keras.Model, first_layer: str, num_classes: int) -> tuple[keras.Model, keras.Model]:
@@ -163,14 +149,14 @@ def measure_cell(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
         keras.utils.set_random_seed(budget.seed)
         # A faster batch-norm moving average: a few dozen steps must be enough for its statistics.
         scratch = pretrained.fashion_cnn_architecture(num_classes, bn_momentum=0.9, name="scratch")
-        compile_classifier(scratch, budget.learning_rate, decay_steps=2 * steps)
+        compile_classifier(scratch, budget.learning_rate, from_logits=True, decay_steps=2 * steps)
         train(scratch, x_train, y_train, 2 * budget.epochs, batch_size, budget.seed)
         results["from scratch"] = accuracy(scratch, x_test, y_test)
     if {"feature extraction", "fine-tuning"} & set(strategies):
         keras.utils.set_random_seed(budget.seed)
         bottom, top = split(pretrained.load(SOURCE), TOP_LAYER, num_classes)
         h_train, h_test = predict(bottom, x_train), predict(bottom, x_test)  # the frozen part, run once
-        compile_classifier(top, budget.learning_rate, decay_steps=2 * steps)
+        compile_classifier(top, budget.learning_rate, from_logits=True, decay_steps=2 * steps)
         train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
         head_after_e = top.get_layer("head").get_weights()
         train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
@@ -178,7 +164,8 @@ def measure_cell(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
         if "fine-tuning" in strategies:
             top.get_layer("head").set_weights(head_after_e)  # the reused layers were frozen: still the source's
             set_top_trainable(top, True)
-            compile_classifier(top, budget.learning_rate * budget.fine_tune_factor, decay_steps=steps)
+            compile_classifier(top, budget.learning_rate * budget.fine_tune_factor, from_logits=True,
+                               decay_steps=steps)
             train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
             results["fine-tuning"] = accuracy(top, h_test, y_test)
     return {s: results[s] for s in strategies}

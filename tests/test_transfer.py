@@ -5,7 +5,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course import data, pretrained, transfer  # noqa: E402
+from course import data, pretrained, train, transfer  # noqa: E402
 
 
 def snapshot(model):
@@ -57,7 +57,7 @@ def test_feature_extractor_trains_only_its_head(images):
     np.testing.assert_allclose(model.get_layer("base")(x, training=False), features_oracle(x), rtol=1e-5, atol=1e-5)
     assert sorted(w.path for w in model.trainable_weights) == ["head/bias", "head/kernel"]
     base_before, head_before = snapshot(model.get_layer("base")), snapshot(model.get_layer("head"))
-    transfer.compile_classifier(model, 1e-2)
+    train.compile_classifier(model, 1e-2, from_logits=True)
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     assert changed(base_before, snapshot(model.get_layer("base"))) == []  # weights and moving statistics
     assert changed(head_before, snapshot(model.get_layer("head"))) == ["head/bias", "head/kernel"]
@@ -98,7 +98,7 @@ def test_batch_norm_keeps_its_statistics_only_when_frozen(images):
             transfer.freeze_batch_norm(base)
         inputs = keras.Input((28, 28, 1))
         model = keras.Model(inputs, keras.layers.Dense(5)(base(inputs, training=False)))
-        transfer.compile_classifier(model, 1e-3)
+        train.compile_classifier(model, 1e-3, from_logits=True)
         before = keras.ops.convert_to_numpy(base.get_layer("bn1").moving_mean).copy()
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         drift[frozen] = np.abs(keras.ops.convert_to_numpy(base.get_layer("bn1").moving_mean) - before).max()
@@ -148,10 +148,10 @@ def test_measure_cell_reports_every_strategy(images, fashion):
 
 def test_decay_steps_bring_the_rate_down_to_zero_by_the_last_step(images):
     x, y = images
-    model = transfer.compile_classifier(pretrained.fashion_cnn_architecture(5), 3e-3, decay_steps=4)
+    model = train.compile_classifier(pretrained.fashion_cnn_architecture(5), 3e-3, from_logits=True, decay_steps=4)
     assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
     model.fit(x, y, batch_size=12, epochs=1, verbose=0)  # 48 images: 4 steps
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
-    constant = transfer.compile_classifier(pretrained.fashion_cnn_architecture(5), 3e-3)
+    constant = train.compile_classifier(pretrained.fashion_cnn_architecture(5), 3e-3, from_logits=True)
     constant.fit(x, y, batch_size=12, epochs=1, verbose=0)
     assert float(constant.optimizer.learning_rate) == pytest.approx(3e-3)
