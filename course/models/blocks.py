@@ -7,6 +7,8 @@ compose them with the functional API exactly as the builders do.
 """
 from __future__ import annotations
 
+import numbers
+
 import math
 from typing import Sequence
 
@@ -22,10 +24,16 @@ SHORTCUT_OPTIONS = ("A", "B", "C")
 
 # --------------------------------------------------------------------------- input and output
 
-def _check_positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive whole number, got {value!r}")
-    return value
+def is_positive_int(value) -> bool:
+    """A whole number of at least 1 (``True`` is an int in Python, but not a size)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def check_positive_int(value, what: str, detail: str = "") -> int:
+    """``value`` as an int, or a ValueError naming ``what`` (``detail``: e.g. what the paper uses)."""
+    if not is_positive_int(value):
+        raise ValueError(f"{what} must be a positive whole number{detail}, got {value!r}")
+    return int(value)
 
 
 def image_input(input_shape: Sequence[int], *, min_size: int, model: str,
@@ -41,7 +49,7 @@ def image_input(input_shape: Sequence[int], *, min_size: int, model: str,
     """
     if len(tuple(input_shape)) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
-    height, width, channels = (_check_positive_int(d, "every input_shape entry") for d in input_shape)
+    height, width, channels = (check_positive_int(d, "every input_shape entry") for d in input_shape)
     inputs = keras.Input(shape=(height, width, channels), name="image")
     if min(height, width) >= min_size:
         return inputs, inputs
@@ -67,7 +75,7 @@ def classifier(x, num_classes: int, activation: str | None = "softmax", name: st
     It always computes in float32: under a mixed-precision policy a float16
     softmax (or logits fed to one) rounds small probabilities to zero.
     """
-    _check_positive_int(num_classes, "num_classes")
+    check_positive_int(num_classes, "num_classes")
     return layers.Dense(num_classes, activation=activation, name=name, dtype="float32")(x)
 
 
@@ -360,10 +368,7 @@ def wide_block(x, filters: int, stride: int = 1, *, name: str, dropout: float = 
 
 def check_growth_rate(growth_rate) -> int:
     """A DenseNet's growth rate k: the number of maps each dense layer adds."""
-    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"growth_rate must be a positive whole number of maps per layer "
-                         f"(the paper uses 12, 24, 32 or 40), got {growth_rate!r}")
-    return growth_rate
+    return check_positive_int(growth_rate, "growth_rate", " of maps per layer (the paper uses 12, 24, 32 or 40)")
 
 
 def dense_layer(x, growth_rate: int, *, name: str, bottleneck: bool = True):

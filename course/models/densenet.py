@@ -12,7 +12,7 @@ from keras import layers
 
 from course.models._registry import register
 from course.models.blocks import (check_growth_rate, classifier, conv_bn_relu, dense_block, image_input,
-                                  transition)
+                                  is_positive_int, transition)
 
 # Table 1: dense layers per block (each a 1x1 then a 3x3 convolution), growth rate 32.
 IMAGENET_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
@@ -22,7 +22,7 @@ CIFAR_MIN_SIZE = 4      # two transitions
 
 def _check_blocks(blocks) -> tuple[int, ...]:
     blocks = tuple(blocks)
-    if not blocks or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in blocks):
+    if not blocks or not all(map(is_positive_int, blocks)):
         raise ValueError(f"blocks must list a positive number of layers per dense block, "
                          f"e.g. {IMAGENET_BLOCKS[121]}; got {blocks!r}")
     return blocks
@@ -63,8 +63,7 @@ def densenet_cifar(depth: int = 100, input_shape=(32, 32, 3), num_classes: int =
     """
     check_growth_rate(growth_rate)
     per_layer = 2 if bottleneck else 1
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1 or (depth - 4) % (3 * per_layer) \
-            or depth <= 4:
+    if not is_positive_int(depth) or (depth - 4) % (3 * per_layer) or depth <= 4:
         raise ValueError(f"depth must be {3 * per_layer}n + 4 for whole n >= 1 "
                          f"({'with' if bottleneck else 'without'} bottlenecks), e.g. 40 or 100; got {depth!r}")
     inputs, x = image_input(input_shape, min_size=CIFAR_MIN_SIZE, model=name)

@@ -11,15 +11,14 @@ convolution of the second block of stage conv3_x.
 """
 from __future__ import annotations
 
-import numbers
 from typing import Callable
 
 import keras
 from keras import layers
 
 from course.models._registry import register
-from course.models.blocks import (basic_block, bottleneck_block, classifier, conv_bn_relu, drop_path_rates,
-                                  image_input, preact_block, wide_block)
+from course.models.blocks import (basic_block, bottleneck_block, check_positive_int, classifier, conv_bn_relu,
+                                  drop_path_rates, image_input, is_positive_int, preact_block, wide_block)
 
 # Table 1: block type and blocks per stage conv2_x .. conv5_x (64, 128, 256, 512 filters).
 IMAGENET_STAGES = {
@@ -36,7 +35,7 @@ CIFAR_MIN_SIZE = 4      # two stride-2 steps
 
 
 def _check_depth(depth, allowed: str, valid: Callable[[int], bool], examples) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1 or not valid(depth):
+    if not is_positive_int(depth) or not valid(depth):
         raise ValueError(f"depth must be {allowed}, e.g. {', '.join(map(str, examples))}; got {depth!r}")
     return int(depth)
 
@@ -123,9 +122,7 @@ def resnext(depth: int = 50, input_shape=(224, 224, 3), num_classes: int = 1000,
     kind, blocks_per_stage = _imagenet_stages(depth)
     if kind != "bottleneck":
         raise ValueError(f"ResNeXt uses bottleneck blocks: depth must be 50, 101 or 152, got {depth}")
-    for value, what in ((cardinality, "cardinality"), (width, "width")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{what} must be a positive whole number, got {value!r}")
+    cardinality, width = check_positive_int(cardinality, "cardinality"), check_positive_int(width, "width")
     if width % cardinality:
         raise ValueError(f"cardinality {cardinality} does not divide the bottleneck width {width}; "
                          f"choose a divisor of {width} such as {[c for c in (1, 2, 4, 8, 16, 32, 64) if width % c == 0]}")
@@ -166,8 +163,7 @@ def wide_resnet(depth: int = 28, width: int = 10, input_shape=(32, 32, 3), num_c
     with 16k, 32k, 64k filters. The paper's best CIFAR results use ``dropout=0.3``."""
     depth = _check_depth(depth, "6n + 4 for whole n >= 1", lambda d: d >= 10 and (d - 4) % 6 == 0,
                          (16, 22, 28, 40))
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width (the widening factor k) must be a positive whole number, got {width!r}")
+    width = check_positive_int(width, "width (the widening factor k)")
     inputs, x = image_input(input_shape, min_size=CIFAR_MIN_SIZE, model=name)
     x = layers.Conv2D(16, 3, padding="same", use_bias=False, name="conv1_conv")(x)
 
