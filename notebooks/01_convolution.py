@@ -182,7 +182,8 @@ LiveFigure(draw_step, {"stride": stride_control, "pad": pad_control, "step": ste
 #
 # ## 1.3 Output sizes for all strides and paddings at once
 #
-# The same formula, (N - F + 2P)/S + 1, for the whole grid of settings; crosses mark the ones that do not fit.
+# The same formula, (N - F + 2P)/S + 1, for the whole grid of settings; "does not fit" marks the ones where
+# (N - F + 2P)/S + 1 is not a whole number.
 
 # %%
 rows = []

@@ -118,7 +118,10 @@ show(tables["vgg"])
 # 24M * 4 bytes ≈ 93MB / image; TOTAL params: 138M". We add the same per-layer
 # numbers from the built model. Move the knob to see any other model's layers:
 # where the **memory** goes (early, large feature maps) and where the
-# **parameters** go (late, fully connected layers).
+# **parameters** go (late layers: in VGG-16 and AlexNet the fully connected
+# ones; GoogLeNet, ResNet-50 and DenseNet-121 end with global average pooling
+# and a single 1000-way classifier of 1.0-2.0M weights, so most of their
+# parameters sit in the convolutions).
 
 # %%
 with keras.StatelessScope():

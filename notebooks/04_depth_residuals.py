@@ -15,6 +15,11 @@
 # (H(x) = F(x) + x: the gradient through a block is 1 + F'(x)), and the
 # backprop rules for convolutions.*
 #
+# (1 + F'(x) is exact for H(x) = F(x) + x. The networks below, like He et
+# al.'s, apply a ReLU after the addition, relu(F(x) + x), whose 0/1 derivative
+# multiplies it: the identity path carries the gradient through the units
+# that are active.)
+#
 # We build He et al.'s CIFAR networks of 20 and 56 layers with `course.models`
 # (`plain20`, `plain56`, `resnet20`, `resnet56`: identical layers, the plain
 # ones without shortcuts), adapted to Fashion-MNIST's 28x28 grey images, and

@@ -132,8 +132,10 @@ def random_case(seed, x_shape, w_shape):
 # %% [markdown]
 # ## 1. Zero padding
 #
-# Padding lets the filter visit the border pixels as often as the inner ones, and with `P = (F-1)/2`
-# and stride 1 it keeps the output as large as the input ("same" padding). Write `zero_pad`, which
+# Padding lets windows centre on the border pixels, so the border is no longer used only at the
+# edge of a few windows (it is still covered by fewer of them: with F = 3, P = 1 on a 5x5 image a
+# corner pixel lies in 4 windows, an inner one in 9), and with `P = (F-1)/2` and stride 1 it keeps
+# the output as large as the input ("same" padding). Write `zero_pad`, which
 # adds `pad` zeros on both sides of the height and width axes of every image in the batch.
 # `np.pad` does the work; the question is only *which* axes get padding.
 

@@ -130,6 +130,21 @@ print(f"mean pixel: original {image.mean():.4f}, one training sample {samples[0]
       f"mean of the samples {samples.mean():.4f}")
 
 # %% nbgrader={"grade": true, "grade_id": "test_dropout_train", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# The mask is random, so the statistical checks below get tolerances from Hoeffding's inequality: a correct
+# dropout fails one with probability at most FAILURE (1e-9), whatever its shape, keep probability or way of
+# drawing the mask (any draw that keeps each unit independently with probability keep_prob). Over the whole cell
+# (7 fractions of zeros and 4 means at 1e-9 each, 2 comparisons with Keras at 2e-9 each, the new-mask check at
+# 2^-2000) a correct dropout loses these points with probability at most 1.5e-8 (union bound).
+FAILURE = 1e-9
+
+
+def hoeffding_tolerance(ranges, failure=FAILURE):
+    """t such that P(|mean - E[mean]| >= t) <= failure for independent terms, term i within an interval of
+    width ranges[i]. Hoeffding: P(|mean - E[mean]| >= t) <= 2 exp(-2 n^2 t^2 / sum(ranges^2)), solved for t."""
+    ranges = np.asarray(ranges, dtype=float).ravel()
+    return float(np.sqrt(np.log(2 / failure) * np.sum(ranges ** 2) / 2) / ranges.size)
+
+
 def check_training_dropout(keep_prob, scale_at, shape, seed):
     """Statistics of one training-time call: surviving values, fraction zeroed, mean kept."""
     x = np.random.default_rng(seed + 100).uniform(0.5, 1.5, size=shape)  # never 0, so 0 means dropped
@@ -144,15 +159,28 @@ def check_training_dropout(keep_prob, scale_at, shape, seed):
                  mistakes={"no rescaling in training (inverted dropout divides by keep_prob)": x[kept],
                            "multiplied by keep_prob instead of divided": x[kept] * keep_prob,
                            "divided by keep_prob although scale_at='test'": x[kept] / keep_prob})
-    zeroed = 1 - kept.mean()
-    expect_true(abs(zeroed - (1 - keep_prob)) < 0.01, f"{what}: fraction of zeros",
-                f"expected about {1 - keep_prob:.2f} of the units dropped, got {zeroed:.3f}"
+    # Fraction zeroed: the mean of n = x.size indicators in [0, 1], expected 1 - keep_prob. Hoeffding with widths 1:
+    # P(fail) <= 2 exp(-2 n t^2) = FAILURE, i.e. t = sqrt(ln(2e9) / 2n): 0.0103 for n = 100,000 (the tests use
+    # n >= 90,000: t <= 0.0109). Dropping with probability keep_prob instead is off by |2 keep_prob - 1|: 0.6 at
+    # keep_prob = 0.8, 0.4 at 0.3, 0.8 at 0.9, at least 36 times t; its own fraction strays that far with
+    # probability below 2 exp(-2 * 90,000 * 0.389^2) < 1e-11000. (At keep_prob = 0.5 the two are the same.)
+    zeroed, tolerance = 1 - kept.mean(), hoeffding_tolerance(np.ones(x.size))
+    expect_true(abs(zeroed - (1 - keep_prob)) < tolerance, f"{what}: fraction of zeros",
+                f"expected {1 - keep_prob:.2f} ± {tolerance:.4f} of the units dropped, got {zeroed:.4f}"
                 + (" -- you DROP with probability keep_prob instead of KEEPING with it"
-                   if abs(zeroed - keep_prob) < 0.01 else ""),
+                   if abs(zeroed - keep_prob) < tolerance else ""),
                 hint="keep a unit when rng.random(x.shape) < keep_prob", quiet=True)
     if scale_at == "train":
-        expect_true(abs(out.mean() / x.mean() - 1) < 0.01, f"{what}: the mean activation",
-                    f"inverted dropout keeps the mean: expected about {x.mean():.4f}, got {out.mean():.4f}",
+        # Mean activation: out_i = x_i m_i / keep_prob lies in [0, x_i / keep_prob] and E[out_i] = x_i, so Hoeffding
+        # with widths x_i / keep_prob gives P(|mean(out) - mean(x)| >= t) <= FAILURE for the t computed here:
+        # t / mean(x) = 1.35% (keep_prob 0.8, n = 100,000), 2.15% (0.5, 100,000), 2.27% (0.5, 90,000), 2.54% (0.3,
+        # 200,000). (The old fixed 1% failed a correct dropout with probability 1.1% over these four calls, by the
+        # normal approximation: 0.0024 + 0.0049 + 0.0040 from the three with keep_prob <= 0.5.)
+        # Forgetting 1/keep_prob moves the mean by (1 - keep_prob) mean(x): 20%, 50%, 70%, at least 14 times t;
+        # multiplying by keep_prob instead by 1 - keep_prob^2 >= 36%; the survivors check above fails both for certain.
+        tolerance = hoeffding_tolerance(x / keep_prob)
+        expect_true(abs(out.mean() - x.mean()) < tolerance, f"{what}: the mean activation",
+                    f"inverted dropout keeps the mean: expected {x.mean():.4f} ± {tolerance:.4f}, got {out.mean():.4f}",
                     hint="divide by keep_prob so that E[output] = input", quiet=True)
     return x, out
 
@@ -164,8 +192,12 @@ def keras_dropout(x, keep_prob, seed):
 # Inverted dropout (Keras' convention), keep probability 0.8: compare with keras.layers.Dropout(rate=0.2).
 x, ours = check_training_dropout(0.8, "train", (400, 250), seed=0)
 theirs = keras_dropout(x.astype(np.float32), 0.8, seed=0)
+# Both fractions are within t = hoeffding_tolerance(n ones) = 0.0103 of 0.2 except with probability FAILURE each,
+# so their difference exceeds 2t with probability at most 2e-9 (union bound). Dropping with probability 0.8 instead
+# of keeping gives a difference of 0.6, 29 times 2t.
 expect_close(np.mean(ours == 0), np.mean(theirs == 0), "fraction zeroed: yours against keras.layers.Dropout(rate=0.2)",
-             atol=0.01, rtol=0, hint="Keras' rate is the DROP probability: rate = 1 - keep_prob")
+             atol=2 * hoeffding_tolerance(np.ones(x.size)), rtol=0,
+             hint="Keras' rate is the DROP probability: rate = 1 - keep_prob")
 expect_close(np.median(ours[ours != 0] / x[ours != 0]), np.median(theirs[theirs != 0] / x[theirs != 0]),
              "scale of the surviving units: yours against keras.layers.Dropout", rtol=1e-5,
              hint="Keras divides the surviving units by 1 - rate = keep_prob")
@@ -182,6 +214,8 @@ expect_close(dropout_forward(x, 0.5, True, np.random.default_rng(7)), first, "sa
              hint="draw the mask with rng.random(x.shape), not np.random.* (the global generator)")
 rng = np.random.default_rng(7)
 dropout_forward(x, 0.5, True, rng)
+# Two independent masks of 2,000 units at keep_prob 0.5 are equal with probability (0.5^2 + 0.5^2)^2000 = 2^-2000
+# (about 1e-602): a correct dropout fails this check with probability 2^-2000; the one above is deterministic.
 expect_true(not np.array_equal(dropout_forward(x, 0.5, True, rng), first), "a new mask at every call",
             "two successive calls with the same generator returned the same mask",
             hint="draw a fresh mask from rng at every call (do not create a new generator inside)")
@@ -194,8 +228,9 @@ expect_close(dropout_forward(x, 1.0, True, np.random.default_rng(0)), x, "keep_p
              hint="with keep_prob = 1 every unit survives and the scale is 1")
 x, ours = check_training_dropout(0.5, "train", (300, 300), seed=11)
 theirs = keras_dropout(x.astype(np.float32), 0.5, seed=11)
+# As above: each fraction within t = 0.0109 of 0.5 (n = 90,000) except with probability 1e-9, so P(fail) <= 2e-9.
 expect_close(np.mean(ours == 0), np.mean(theirs == 0), "fraction zeroed against keras.layers.Dropout(rate=0.5)",
-             atol=0.01, rtol=0)
+             atol=2 * hoeffding_tolerance(np.ones(x.size)), rtol=0)
 for bad in (0.0, 1.5, -0.2):
     expect_raises(lambda: dropout_forward(x, bad, True, np.random.default_rng(0)), ValueError,
                   f"keep_prob={bad}", hint="a keep probability must be in (0, 1]")
@@ -388,6 +423,8 @@ def batchnorm_mistakes(x, gamma, beta, running_mean, running_var, momentum, epsi
                  "running mean not updated": running_mean},
         "var": {"momentum inverted: it weights the OLD value in Keras": (1 - momentum) * running_var + momentum * var,
                 "unbiased variance in the running average (PyTorch's convention, not Keras')": momentum * running_var + (1 - momentum) * unbiased,
+                "epsilon added to the stored running variance (it belongs only inside the square root, when normalising)":
+                    momentum * running_var + (1 - momentum) * (var + epsilon),
                 "running variance not updated": running_var},
     }
 
@@ -409,7 +446,12 @@ def check_batchnorm(shape, training, momentum, epsilon, seed):
     else:
         batch_stats = x.mean(axis=tuple(range(x.ndim - 1))), x.var(axis=tuple(range(x.ndim - 1)))
         wrong = {"out": {"batch statistics used at inference (use the running ones)":
-                         gamma * (x - batch_stats[0]) / np.sqrt(batch_stats[1] + epsilon) + beta},
+                         gamma * (x - batch_stats[0]) / np.sqrt(batch_stats[1] + epsilon) + beta,
+                         "gamma and beta not applied at inference (the learned scale and shift are used in both modes)":
+                         (x - running_mean) / np.sqrt(running_var + epsilon),
+                         "epsilon left out of the square root at inference (as if the stored running variance already "
+                         "held it: Keras adds it only when normalising)":
+                         gamma * (x - running_mean) / np.sqrt(running_var) + beta},
                  "mean": {"running mean updated at inference": momentum * running_mean + (1 - momentum) * batch_stats[0]},
                  "var": {"running variance updated at inference": momentum * running_var + (1 - momentum) * batch_stats[1]}}
     expect_close(out, expected, f"{what}: output", rtol=1e-7, atol=1e-9, mistakes=wrong["out"],

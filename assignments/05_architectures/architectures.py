@@ -116,10 +116,10 @@ def student_model(build, what: str, hint: str) -> keras.Model:
     except GradingError:
         raise
     except NotImplementedError:
-        raise GradingError(f"\n{what}: not implemented yet") from None
+        raise GradingError(what, "your builder is not written yet: it still raises NotImplementedError",
+                           "replace `raise NotImplementedError()` in its cell with your code") from None
     except Exception as exc:  # noqa: BLE001 - the student's code failed: report it, with the hint
-        raise GradingError(f"\n{what}: building your model raised {type(exc).__name__}: {exc}"
-                           f"\n  hint: {hint}") from None
+        raise GradingError(what, f"building your model raised {type(exc).__name__}: {exc}", hint) from None
     expect_true(model is not None, what, "your function returned None", "did you forget a `return`?", quiet=True)
     return model
 
@@ -129,7 +129,7 @@ def block_model(block, input_shape, **kwargs) -> keras.Model:
     inputs = keras.Input(tuple(input_shape))
     outputs = block(inputs, **kwargs)
     if outputs is None:
-        raise GradingError("\nyour block function returned None\n  hint: return the output tensor")
+        raise GradingError("your block function", "it returned None", "return the output tensor")
     return keras.Model(inputs, outputs)
 
 
@@ -297,8 +297,9 @@ check_vgg_stage("C", 2, (15, 15, 64), 2, 128)  # odd grid: the pool drops the la
 
 # %% [markdown]
 # With your stage, VGG-16's convolutional part is one loop. Its output volume and parameter
-# count match the lecture's table (14.7M of the 138M parameters are in the convolutions; the
-# rest sit in the first fully connected layer):
+# count match the lecture's table (14.7M of the 138M parameters are in the convolutions; of the
+# other 123.6M, in the three fully connected layers, most but not all sit in the first one: 102.8M
+# for FC6, 7·7·512·4096 weights + 4096 biases, against 16.8M for FC7 and 4.1M for FC8):
 
 # %% nbgrader={"grade": false, "grade_id": "given_12", "locked": true, "schema_version": 3, "solution": false, "task": false}
 inputs = x = keras.Input((224, 224, 3))
@@ -685,8 +686,12 @@ for bad in (2, 7, 0):
 # ## 8. How the gradient reaches the first layers
 #
 # The lecture's argument: backpropagation multiplies one local derivative per layer, and a long
-# product of factors far from 1 vanishes (or explodes). A residual block passes the gradient
-# as ∂L/∂a = ∂L/∂z · (1 + F'(a)): the "1" carries it past the block even when F' is small.
+# product of factors far from 1 vanishes (or explodes). For z = a + F(a) the chain rule gives
+# exactly ∂L/∂a = ∂L/∂z · (1 + F'(a)): the "1" carries the gradient past the block even when F'
+# is small. Your block applies a ReLU after the addition, y = ReLU(a + F(a)), so its exact gradient
+# is ∂L/∂a = (∂L/∂y ⊙ 1[a + F(a) > 0]) · (1 + F'(a)): the identity path still carries the gradient,
+# but only through the units the ReLU lets pass (He et al.'s pre-activation ResNet, 2016, moves the
+# ReLU into the branch to make the path a clean identity).
 #
 # Measure it. Write `conv_gradient_norms(model, x, y)`: the L2 norm of the gradient of the
 # loss with respect to the **kernel** of every `Conv2D` layer, in the order of `model.layers`.
@@ -796,25 +801,76 @@ plt.show()
 # %% [markdown]
 # Look at the plain 56-layer net: with batch normalisation the gradient does not vanish but
 # **explodes** towards the input — the first layers receive gradients about a thousand times
-# larger than the last ones (Balduzzi et al. 2017 call them "shattered"; Yang et al. 2019 show
-# that batch norm makes deep plain nets do this at initialisation). Either way the product of
-# 56 Jacobians is badly conditioned: no single learning rate suits layers whose gradients are
-# three orders of magnitude apart. The residual net keeps the gradients of all its layers
-# within a small factor of one another — the "1 +" in 1 + F'(a).
+# larger than the last ones (Yang et al. 2019 show that batch norm makes deep plain nets do this
+# at initialisation). That is a different effect from Balduzzi et al.'s (2017) "shattered
+# gradients", which is about the gradient's *correlation*: in a deep plain net the gradients at
+# nearby inputs become nearly uncorrelated, like white noise, whatever their size. Here the
+# product of 56 Jacobians is badly conditioned: no single learning rate suits layers whose
+# gradients are three orders of magnitude apart. The residual net keeps the gradients of all its
+# layers within a small factor of one another — the identity path, the "1 +" in 1 + F'(a)
+# (passed through the ReLU after each addition where that unit is active).
 
 # %% nbgrader={"grade": true, "grade_id": "test_gradient_flow", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Behaviour of YOUR nets at initialisation (seeded, so no training noise): the gradient at the
-# first convolution relative to the last one, measured by the tests' own gradient code.
+# Behaviour of YOUR nets at initialisation: the gradient at the first convolution relative to the last
+# one, measured by the tests' own gradient code, with initial weights the tests choose (below).
 flow_hint = "build the nets with cifar_net (section 7) using your residual_block, with shortcuts only when residual=True"
 
 
+def canonical_initialisation(model, seed):
+    """Initial weights that depend only on the net's structure and `seed`, not on the order in which its builder
+    created the layers (that order decides what Keras' seeded initialisers draw for each layer).
+
+    Every Conv2D and Dense kernel is Glorot-uniform (Keras' default), drawn from one NumPy generator in the order
+    (depth from the input, kernel shape, strides), which no two kernels of a correct cifar_net share; biases and
+    batch norm's beta are 0, its gamma 1 (its moving statistics are not used in training mode).
+    """
+    depth = {}
+
+    def depth_of(layer):
+        if layer not in depth:
+            nodes = getattr(layer, "_inbound_nodes", [])
+            parents = [node.operation for node in nodes[0].parent_nodes] if nodes else []
+            depth[layer] = 1 + max((depth_of(parent) for parent in parents), default=-1)
+        return depth[layer]
+
+    for layer in model.layers:
+        for weight in layer.weights:
+            if weight.name in ("bias", "beta", "moving_mean"):
+                weight.assign(np.zeros(weight.shape, "float32"))
+            elif weight.name in ("gamma", "moving_variance"):
+                weight.assign(np.ones(weight.shape, "float32"))
+    with_kernels = sorted((layer for layer in model.layers if isinstance(layer, (layers.Conv2D, layers.Dense))),
+                          key=lambda layer: (depth_of(layer), tuple(layer.kernel.shape),
+                                             tuple(getattr(layer, "strides", ()))))
+    rng = np.random.default_rng(seed)
+    for layer in with_kernels:
+        shape = tuple(layer.kernel.shape)
+        field = math.prod(shape[:-2])  # 1 for a Dense kernel
+        limit = math.sqrt(6 / (field * shape[-2] + field * shape[-1]))
+        layer.kernel.assign(rng.uniform(-limit, limit, shape).astype("float32"))
+
+
 def first_to_last(depth, residual, seed, widths=(4, 8, 16)):
-    keras.utils.set_random_seed(seed)
     net = student_model(lambda: cifar_net(depth, residual, widths=widths), f"cifar_net({depth}, {residual})", flow_hint)
-    norms = reference_gradient_norms(net, x_batch[:16], y_batch[:16])
+    canonical_initialisation(net, seed)
+    norms = reference_gradient_norms(net, x_flow, y_flow)
     return norms[0] / norms[-1]
 
 
+# The same 16 images in every profile (given_37's batch is larger outside the grading profile).
+x_flow, y_flow = data.stratified_subset(x_train_all, y_train_all, 32, seed=0)
+x_flow, y_flow = data.normalise(x_flow)[:16], y_flow[:16]
+
+
+# Chance that a correct cifar_net fails these checks: 0, because the draw is deterministic. canonical_initialisation
+# gives every net with the structure test_cifar_net asks for the same weights, however its code creates the layers,
+# and for those weights the reference solution gives plain/residual = 508 here (seed 0, widths 4-8-16) and 279
+# below (seed 3, widths 8-8-8), 28 times the threshold 10 or more; round-off (other hardware, thread counts) moves
+# gradient norms by about 1e-6 relative. Random draws would not be safe: over seeds 0-29 the ratio ranged from 12.9
+# to 689 (widths 4-8-16) and from 13.3 to 806 (8-8-8) with canonical_initialisation, and from 19 to 1572 and from 30
+# to 927 with Keras' own seeded initialisers, whose draws for each layer depend on the order in which the student's
+# code creates the layers (the old test used those). A plain net that keeps its shortcuts (or a residual net without
+# them) has the same structure in both calls, hence the same weights and a ratio of exactly 1: it fails for certain.
 plain, resnet = first_to_last(56, False, 0), first_to_last(56, True, 0)
 expect_true(plain > 10 * resnet, "56 layers: the first layer's gradient, relative to the last layer's",
             f"plain net ratio {plain:.3g}, residual net ratio {resnet:.3g}: expected the plain one to be at least "
@@ -947,8 +1003,10 @@ table
 # initialisation shows that product is badly conditioned: in the plain 56-layer net the first layer's
 # gradient is ~10^3 times the last layer's (with batch norm it explodes; without it, it tends to vanish),
 # so no learning rate suits all layers and training progresses slowly or erratically. A residual block
-# computes x + F(x): the identity is the default (F = 0, easy to reach by shrinking weights) and the
-# gradient flows as dL/da = dL/dz (1 + F'(a)), so every layer receives a usable gradient; in our
+# computes ReLU(x + F(x)): the identity is the default (F = 0, easy to reach by shrinking weights; the
+# ReLU then passes the non-negative x unchanged) and the gradient flows through the addition as
+# dL/da = dL/dz (1 + F'(a)) (exact for z = a + F(a); the ReLU after the addition only masks the inactive
+# units), so every layer receives a usable gradient; in our
 # measurement the first/last ratio stays within a few tens. Hence ResNet-56 trains at least as well as ResNet-20,
 # and depth helps again. (Stochastic depth goes further: dropping blocks trains shorter sub-networks.)
 # ### END SOLUTION

@@ -48,10 +48,11 @@ BATCHNORM = '''def batchnorm_forward(x, gamma, beta, running_mean, running_var, 
         mean, var = x.mean(axis=axes), {batch_var}
         new_mean = {new_mean}
         new_var = {new_var}
+        out = {out}
     else:
         mean, var = running_mean, running_var
         new_mean, new_var = running_mean.copy(), running_var.copy()
-    out = {out}
+        out = {inference_out}
     return out, new_mean, new_var
 '''
 
@@ -59,10 +60,14 @@ CORRECT_BATCHNORM = dict(axes="tuple(range(x.ndim - 1))", training_condition="tr
                          batch_var="x.var(axis=axes)",
                          new_mean="momentum * running_mean + (1 - momentum) * mean",
                          new_var="momentum * running_var + (1 - momentum) * var",
-                         out="gamma * (x - mean) / np.sqrt(var + epsilon) + beta")
+                         out="gamma * (x - mean) / np.sqrt(var + epsilon) + beta",
+                         inference_out="gamma * (x - mean) / np.sqrt(var + epsilon) + beta")
 
 
 def batchnorm(**wrong: str) -> dict:
+    """A wrong `out` is wrong in both modes unless `inference_out` says otherwise."""
+    if "out" in wrong:
+        wrong = {"inference_out": wrong["out"]} | wrong
     return {"batchnorm_forward": BATCHNORM.format(**(CORRECT_BATCHNORM | wrong))}
 
 
@@ -108,6 +113,9 @@ MISTAKES = {
                                                    new_var="(1 - momentum) * running_var + momentum * var"),
     "epsilon outside the square root": batchnorm(out="gamma * (x - mean) / (np.sqrt(var) + epsilon) + beta"),
     "gamma and beta forgotten": batchnorm(out="(x - mean) / np.sqrt(var + epsilon)"),
+    "batch norm at inference without gamma and beta": batchnorm(inference_out="(x - mean) / np.sqrt(var + epsilon)"),
+    "epsilon added to the stored running variance (not only inside the square root)": batchnorm(
+        batch_var="x.var(axis=axes) + epsilon", out="gamma * (x - mean) / np.sqrt(var) + beta"),
     "statistics over the batch axis only (not height and width)": batchnorm(axes="0"),
     "running statistics not updated in training": batchnorm(new_mean="running_mean", new_var="running_var"),
     # batch norm backward
