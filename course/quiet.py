@@ -27,7 +27,8 @@ _HARMLESS_ERRORS = re.compile(  # a GPU build registering its CUDA plug-ins twic
 _NOISE_LINES = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|INFO: Created TensorFlow Lite (XNNPACK )?delegate for CPU\.?"
-    r"|INFO: Initialized TensorFlow Lite runtime\.?)$")
+    r"|INFO: Initialized TensorFlow Lite runtime\.?"
+    r"|fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+)$")
 
 
 def is_noise(line: str) -> bool:

@@ -42,6 +42,7 @@ import pandas as pd
 import tensorflow as tf
 
 from course import arith, data, pretrained, train
+from course.quiet import native_logs_held_back
 from course.runtime import dtype_policy, training_precision
 from course.widgets import LiveFigure
 
@@ -129,7 +130,7 @@ def convert(keras_model, int8=False, representative=None):
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8  # integer in, integer out: no float anywhere
         converter.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), native_logs_held_back():
         warnings.simplefilter("ignore")  # the converter's chatter; the result is checked below
         return converter.convert()
 
@@ -157,7 +158,8 @@ class LiteModel:
     """A TensorFlow Lite model ready to classify float images, whatever its input type."""
 
     def __init__(self, flatbuffer: bytes, threads: int = os.cpu_count()):
-        self.interpreter = Interpreter(model_content=flatbuffer, num_threads=threads)
+        with native_logs_held_back():  # the runtime's start-up line on stderr
+            self.interpreter = Interpreter(model_content=flatbuffer, num_threads=threads)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.batch = None
@@ -165,7 +167,8 @@ class LiteModel:
     def _feed(self, images):
         if self.batch != len(images):
             self.interpreter.resize_tensor_input(self.input["index"], (len(images), *images.shape[1:]))
-            self.interpreter.allocate_tensors()
+            with native_logs_held_back():  # "Created TensorFlow Lite XNNPACK delegate for CPU"
+                self.interpreter.allocate_tensors()
             self.batch = len(images)
         scale, zero_point = self.input["quantization"]
         if self.input["dtype"] != np.float32:

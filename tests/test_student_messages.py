@@ -70,6 +70,7 @@ def test_only_a_stub_in_a_notebook_cell_counts_as_unwritten():
     ("E0000 00:00:1796175320.1  2602 cuda_dnn.cc:8310] Unable to register cuDNN factory: already registered", True),
     ("W0000 00:00:1796175320.1  2602 tf_tfl_flatbuffer_helpers.cc:365] Ignored output_format.", True),
     ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", True),
+    ("fully_quantize: 0, inference_type: 6, input_inference_type: INT8, output_inference_type: INT8", True),
     ("E0000 00:00:1796175320.1  2602 op_kernel.cc:1830] OP_REQUIRES failed: out of memory", False),
     ("UserWarning: something the student should see", False),
     ("Traceback (most recent call last):", False),
