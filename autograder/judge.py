@@ -507,6 +507,11 @@ def serve_forks() -> None:
     import socket
     import tempfile
 
+    import ctypes
+
+    # Not dumpable: a judge (same uid) cannot ptrace the template or write its memory through /proc,
+    # so even a judge subverted by a crafted answer cannot reach the judges forked after it.
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
     control = socket.socket(fileno=os.dup(0))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

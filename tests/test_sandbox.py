@@ -351,7 +351,8 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
     probe_cell = ("import json, os, sys, numpy\n"
                   "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'mark': getattr(numpy, '_mark', 'fresh'),\n"
                   "                  'pid': os.getpid(), 'template': os.getppid(), 'uid': os.getuid(),\n"
-                  "                  'files': sorted(os.listdir('.'))}))\n"
+                  "                  'files': sorted(os.listdir('.')),\n"
+                  "                  'template_memory': os.access(f'/proc/{os.getppid()}/mem', os.W_OK)}))\n"
                   "numpy._mark = 'touched'\n"
                   "open('left-behind.txt', 'w').write('x')\n")
     seen = []
@@ -382,5 +383,6 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
     assert first["mark"] == second["mark"] == "fresh"
     assert "left-behind.txt" not in second["files"]
     assert first["pid"] != second["pid"] and first["template"] == second["template"]
+    assert not first["template_memory"]  # the template is not dumpable: no judge can write into it
     if uids[1] is not None:
         assert first["uid"] == second["uid"] == uids[1]
