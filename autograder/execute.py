@@ -39,11 +39,13 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Integer, Unicode
+from traitlets import Any, Integer, Unicode
 
-from .sandbox import Limits, SandboxSpec, enter_private_mounts, kill_uid, scratch
+from .kernel_template import KernelTemplate
+from .sandbox import SEAT_COMMAND, Limits, SandboxSpec, enter_private_mounts, find_seat, kill_uid, scratch
 
 KERNEL_NAME = "python3"
+KERNEL_SCRATCH = "kernel"  # the kernels' scratch folder in the worker's folder
 ERROR_VALUE_CHARS = 2000        # of an error's message, and of each line of its traceback
 ERROR_TRACEBACK_CHARS = 8000    # of its traceback, from the end (where the failing line is)
 CUT_NOTE = "\n[autograder: output dropped from here on: it passed the output budget]\n"
@@ -121,12 +123,17 @@ def grading_env(work: str, python_prefix: str) -> dict[str, str]:
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command goes through the sandbox launcher.
 
-    Interrupts (a cell's timeout) go as Jupyter ``interrupt_request`` messages,
-    which the kernel turns into its own SIGINT: the sandbox is a session of its
-    own, out of reach of the signal a "signal" interrupt sends the launcher's group.
+    With a kernel template (`autograder.kernel_template`), the sandbox is built
+    around a seat instead and the kernel is forked into it from the template; it
+    is alive while that forked process is. Interrupts (a cell's timeout) go as
+    Jupyter ``interrupt_request`` messages, which the kernel turns into its own
+    SIGINT: the sandbox is a session of its own, out of reach of the signal a
+    "signal" interrupt sends the launcher's group.
     """
 
     sandbox_spec_file = Unicode("")
+    template = Any(None, allow_none=True)  # a KernelTemplate, or None: exec the kernel command
+    forked = Any(None, allow_none=True)    # the ForkedProcess the template started
 
     @property
     def kernel_spec(self):
@@ -136,8 +143,40 @@ class SandboxedKernelManager(AsyncKernelManager):
         return spec
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        command = super().format_kernel_cmd(extra_arguments)
-        return [sys.executable, "-m", "autograder.sandbox", self.sandbox_spec_file, "--"] + command
+        self._kernel_command = super().format_kernel_cmd(extra_arguments)
+        return self._launcher(SEAT_COMMAND if self.template is not None else self._kernel_command)
+
+    def _launcher(self, command: list[str]) -> list[str]:
+        return [sys.executable, "-m", "autograder.sandbox", self.sandbox_spec_file, "--", *command]
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.template is None:
+            return
+        try:
+            spec = SandboxSpec.load(self.sandbox_spec_file)
+            seat = find_seat(self.provisioner.process.pid, spec.uid, timeout=60)
+            self.forked = self.template.spawn(seat, spec, self._kernel_command, timeout=60)
+        except RuntimeError as exc:  # the kernel is exec'd instead, now and for the rest of this worker
+            print(f"[worker] {exc}: kernels are started without the template from now on", file=sys.stderr)
+            self.template.broken = True
+            self.template = None
+            self.provisioner.process.kill()
+            self.provisioner.process.wait()
+            await super()._async_launch_kernel(self._launcher(self._kernel_command), **kw)
+
+    async def _async_is_alive(self) -> bool:
+        alive = await super()._async_is_alive()
+        return alive and (self.forked is None or self.forked.alive())
+
+    is_alive = _async_is_alive
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if self.forked is not None:
+            self.forked.close()
+        await super()._async_cleanup_resources(restart)
+
+    cleanup_resources = _async_cleanup_resources
 
 
 def _json_bytes(value) -> int:
@@ -209,9 +248,9 @@ class SandboxedExecute(Execute):
     max_output_bytes = Integer(MAX_OUTPUT_BYTES)
     max_notebook_bytes = Integer(MAX_NOTEBOOK_BYTES)
 
-    def __init__(self, spec: SandboxSpec, spec_file: str, **kwargs):
+    def __init__(self, spec: SandboxSpec, spec_file: str, kernel_template: KernelTemplate | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.spec, self.spec_file = spec, spec_file
+        self.spec, self.spec_file, self.kernel_template = spec, spec_file, kernel_template
         self._started: set[int] = set()
         self._finished: set[int] = set()
         self._output_bytes: dict[int, int] = {}
@@ -223,7 +262,7 @@ class SandboxedExecute(Execute):
         self.km = SandboxedKernelManager(
             kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(self.spec.ipc, "kernel"),
             connection_file=os.path.join(self.spec.ipc, "connection.json"),
-            sandbox_spec_file=self.spec_file)
+            sandbox_spec_file=self.spec_file, template=self.kernel_template)
         return self.km
 
     def on_cell_execute(self, cell, cell_index, **kwargs):
@@ -296,14 +335,16 @@ class SandboxedExecute(Execute):
                 "error", ename="NotGraded", evalue=detail, traceback=[f"NotGraded: {detail}"])]
 
 
-def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str, worker_root: str) -> str | None:
+def execute_notebook(job: Job, notebook: NotebookJob, worker_root: str) -> str | None:
     """Run one notebook in a fresh sandboxed kernel and a fresh judge; return a problem description or None."""
     nb = nbformat.read(notebook.source, as_version=4)
-    with scratch(scratch_root, job.limits.scratch_mb) as folder:  # all the kernel may write: ipc/ and work/
+    # The same path for every kernel of this worker, one at a time: the kernel template noted it.
+    env = grading_env(os.path.join(worker_root, KERNEL_SCRATCH, "work"), sys.prefix)
+    template = kernel_template(job, env, worker_root)
+    with scratch(worker_root, job.limits.scratch_mb, KERNEL_SCRATCH) as folder:  # all the kernel may write
         spec = SandboxSpec(
             scratch=folder, data_from=job.data_from, hide=job.hide, expose_read_only=job.expose_read_only,
-            env=grading_env(os.path.join(folder, "work"), sys.prefix), limits=job.limits, uid=job.uid,
-            namespaces=job.namespaces)
+            env=env, limits=job.limits, uid=job.uid, namespaces=job.namespaces)
         os.makedirs(spec.ipc, mode=0o700)
         os.makedirs(spec.work)
         fonts = _matplotlib_fonts(worker_root)
@@ -315,7 +356,8 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str, worker_
 
         judge = start_judge(job, worker_root)
         executor = JudgedExecute(
-            spec, spec_file, notebook.roles, notebook.answers, judge, timeout=job.cell_timeout, startup_timeout=job.startup_timeout,
+            spec, spec_file, notebook.roles, notebook.answers, judge, template, timeout=job.cell_timeout,
+            startup_timeout=job.startup_timeout,
             max_output_bytes=job.max_output_bytes, max_notebook_bytes=job.max_notebook_bytes,
             raise_on_iopub_timeout=False, iopub_timeout=10,
             # The outputs are in hand when the last cell ends, and the sandbox's uid is killed right after:
@@ -344,17 +386,42 @@ def execute_notebook(job: Job, notebook: NotebookJob, scratch_root: str, worker_
 
 def run(job: Job, worker_root: str) -> dict:
     """Grade one job's notebooks (``worker_root``: the worker's own folder, for what outlives a job)."""
-    scratch_root = _sandbox_root("autograder-")
     status = {"notebooks": {}}
-    try:
-        for notebook in job.notebooks:
-            started = time.monotonic()
-            problem = execute_notebook(job, notebook, scratch_root, worker_root)
-            status["notebooks"][notebook.name] = {"problem": problem, "seconds": time.monotonic() - started}
-    finally:
-        shutil.rmtree(scratch_root, ignore_errors=True)
+    for notebook in job.notebooks:
+        started = time.monotonic()
+        problem = execute_notebook(job, notebook, worker_root)
+        status["notebooks"][notebook.name] = {"problem": problem, "seconds": time.monotonic() - started}
     Path(job.status_file).write_text(json.dumps(status))
     return status
+
+
+_kernel_template: KernelTemplate | None = None
+
+
+def kernel_template(job: Job, env: dict[str, str], worker_root: str) -> KernelTemplate | None:
+    """This worker's kernel template for kernels with environment `env` (started, or restarted, if needed).
+
+    None where kernels cannot be forked into a sandbox (not root, or no
+    bubblewrap): they are exec'd, as the launcher always can.
+    """
+    global _kernel_template
+    if job.uid is None or not job.namespaces or os.geteuid() != 0:
+        return None
+    if _kernel_template is not None and _kernel_template.broken:
+        return None
+    if _kernel_template is not None and (_kernel_template.env != env or not _kernel_template.alive()):
+        stop_kernel_template()
+    if _kernel_template is None:
+        os.makedirs(os.path.join(worker_root, KERNEL_SCRATCH), exist_ok=True)
+        _kernel_template = KernelTemplate(env, mpl_fonts=_matplotlib_fonts(worker_root))
+    return _kernel_template
+
+
+def stop_kernel_template() -> None:
+    global _kernel_template
+    if _kernel_template is not None:
+        _kernel_template.close()
+        _kernel_template = None
 
 
 def _matplotlib_fonts(worker_root: str) -> str | None:
@@ -440,6 +507,7 @@ def serve() -> None:
         answers.write("done\n")
         answers.flush()
     stop_judges()
+    stop_kernel_template()
     shutil.rmtree(worker_root, ignore_errors=True)
     os._exit(0)  # skip interpreter teardown (ZMQ contexts can linger)
 

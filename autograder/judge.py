@@ -43,6 +43,7 @@ import numpy as np
 from .answer_key import StudentSources
 from .channel import (ChannelError, Codec, _b64, _unb64, load_state_into, model_fingerprint, model_from_archive,
                       model_to_archive)
+from .control import receive_request
 
 MAX_CELL_OUTPUT = 200_000   # characters of stdout/stderr a judged cell keeps
 MAX_STUDENT_PRINT = 20_000  # characters the student's code printed during one cell, relayed
@@ -531,13 +532,10 @@ def serve_forks() -> None:
     spawned = 0
     reply = (lambda message: control.sendall((json.dumps(message) + "\n").encode()))
     while True:
-        try:
-            data, fds, _flags, _address = socket.recv_fds(control, 4096, 2)
-        except OSError:
-            data, fds = b"", []
-        if not data:
+        request = receive_request(control, 2)
+        if request is None:
             break
-        message = json.loads(data.decode())
+        message, fds = request
         if message.get("op") == "spawn" and len(fds) == 2:
             spawned += 1
             folder = os.path.join(work, f"judge-{spawned}")

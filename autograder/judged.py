@@ -285,8 +285,9 @@ def stop_judges() -> None:
 class JudgedExecute(SandboxedExecute):
     """nbgrader's Execute with a judge: see the module docstring."""
 
-    def __init__(self, spec, spec_file: str, roles: list[str], answers: list[str], judge: JudgeProcess, **kwargs):
-        super().__init__(spec, spec_file, **kwargs)
+    def __init__(self, spec, spec_file: str, roles: list[str], answers: list[str], judge: JudgeProcess,
+                 kernel_template=None, **kwargs):
+        super().__init__(spec, spec_file, kernel_template, **kwargs)
         self.roles, self.judge = roles, judge
         judge.send({"op": "answers", "names": answers})
         self._booted = False

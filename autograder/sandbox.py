@@ -25,6 +25,13 @@ in a grading container), the launcher:
 4. drops to the slot's unprivileged uid with ``setpriv`` (no groups, no
    capabilities, not even in the bounding set) and execs the command.
 
+A grading kernel is usually not exec'd but forked into its sandbox from the
+worker's kernel template (`autograder.kernel_template`, which has TensorFlow
+imported): the launcher runs a seat (`SEAT_COMMAND`) in place of the command,
+and the template's fork joins the seat's cgroup and namespaces and takes steps
+2 and 4 itself (`join_seat`, `drop_to_slot`). The sandbox is bubblewrap's all
+the same; only the process in it comes from a fork.
+
 The only writable places are these tmpfs mounts and the scratch folder
 (working copy and ``ipc/``, the kernel's sockets and connection file), which
 the worker mounts as a size-limited tmpfs (`scratch`) in a mount namespace of
@@ -72,13 +79,17 @@ from typing import Iterator
 CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 UID_RANGE = range(61000, 62000)  # unprivileged uids, one per grading slot (no /etc/passwd entry needed)
 UID_LOCK_DIR = Path("/tmp/autograder-uids")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_LEAF = "autograder-grader"  # cgroup v2: where the grader's own processes move (see `_delegate`)
 PRIVATE_TMPFS = {"/tmp": "1777", "/var/tmp": "1777", "/dev/shm": "1777", "/run": "0755"}  # path: mode
 MB = 1024 * 1024
+# What holds a sandbox open for a process forked into it (`find_seat`, `join_seat`); it does nothing else.
+SEAT_COMMAND = ["sleep", "infinity"]
+# Joined in this order: the mount namespace last, since /proc/<seat> is out of sight once in it.
+SEAT_NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _private_mounts = False
@@ -129,14 +140,21 @@ class SandboxSpec:
     def ipc(self) -> str:
         return os.path.join(self.scratch, "ipc")
 
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "SandboxSpec":
+        raw = json.loads(text)
+        raw["limits"] = Limits(**raw["limits"])
+        return cls(**raw)
+
     def dump(self, path: str) -> None:
-        Path(path).write_text(json.dumps(dataclasses.asdict(self)))
+        Path(path).write_text(self.to_json())
 
     @classmethod
     def load(cls, path: str) -> "SandboxSpec":
-        raw = json.loads(Path(path).read_text())
-        raw["limits"] = Limits(**raw["limits"])
-        return cls(**raw)
+        return cls.from_json(Path(path).read_text())
 
 
 def probe() -> Capabilities:
@@ -368,24 +386,38 @@ def enter_private_mounts() -> bool:
 
 
 @contextlib.contextmanager
-def scratch(root: str, size_mb: int) -> Iterator[str]:
+def scratch(root: str, size_mb: int, name: str | None = None) -> Iterator[str]:
     """A fresh folder for one sandbox's scratch (`SandboxSpec.scratch`), deleted afterwards.
 
-    As root it is a tmpfs of `size_mb` (nosuid, nodev) in this process's private
-    mount namespace: a sandbox filling it fills nothing else, and a killed
-    worker leaves no mount behind. Otherwise a plain folder.
+    As root it is a tmpfs of `size_mb` (`tmpfs_at`): a sandbox filling it fills
+    nothing else, and a killed worker leaves no mount behind. Otherwise a plain
+    folder. `name`: a fixed name under `root` (a kernel forked from a template
+    must find the paths the template noted), else a new random one.
     """
-    path = tempfile.mkdtemp(prefix="ag-", dir=root)
+    path = os.path.join(root, name) if name else tempfile.mkdtemp(prefix="ag-", dir=root)
+    os.makedirs(path, exist_ok=True)
     os.chmod(path, 0o755)
+    try:
+        with tmpfs_at(path, size_mb):
+            yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def tmpfs_at(path: str, size_mb: int) -> Iterator[bool]:
+    """A tmpfs of `size_mb` (nosuid, nodev) on the folder `path` in this process's private mount namespace.
+
+    Yields whether it is mounted (root only; otherwise `path` stays a plain folder).
+    """
     mounted = enter_private_mounts()
     if mounted:
         _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=755")
     try:
-        yield path
+        yield mounted
     finally:
         if mounted:
             _libc.umount2(path.encode(), MNT_DETACH)
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -489,6 +521,89 @@ def launch(spec: SandboxSpec, command: list[str]) -> None:
             os.setuid(spec.uid)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it: the worker died, so do we
     os.execvpe(command[0], command, spec.env)
+
+
+# -- joining a sandbox: for processes forked from a template (`autograder.kernel_template`) ----------
+
+def find_seat(launcher_pid: int, uid: int | None, timeout: float) -> int:
+    """The pid of the launcher's seat (`SEAT_COMMAND`) once it runs: the sandbox is built and waiting.
+
+    bubblewrap has made its mounts, dropped to the slot uid and exec'd the seat
+    by then, so a process that joins the seat's namespaces gets the whole sandbox.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in _descendants(launcher_pid):
+            with contextlib.suppress(OSError):
+                if (Path(f"/proc/{pid}/comm").read_text().strip() == SEAT_COMMAND[0]
+                        and (uid is None or os.stat(f"/proc/{pid}").st_uid == uid)):
+                    return pid
+        if not Path(f"/proc/{launcher_pid}").exists():
+            break
+        time.sleep(0.002)
+    raise RuntimeError(f"the sandbox of launcher {launcher_pid} did not start its seat within {timeout:g} s")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):
+            children = [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+            found += children
+            todo += children
+    return found
+
+
+def join_seat(seat: int, spec: SandboxSpec) -> None:
+    """Move this process into the sandbox `seat` holds: its cgroup, namespaces, root and working folder.
+
+    For a fresh fork of a root template (single-threaded, no student code run
+    yet). A pid namespace holds for children only, so the caller forks once more
+    and calls `drop_to_slot` in that child, which then is inside everything.
+    """
+    if len(os.listdir("/proc/self/task")) > 1:
+        raise RuntimeError("join_seat() must run in a single-threaded process")
+    namespaces = {name: os.open(f"/proc/{seat}/ns/{name}", os.O_RDONLY) for name in SEAT_NAMESPACES}
+    root = os.open(f"/proc/{seat}/root", os.O_RDONLY | os.O_DIRECTORY)
+    if spec.uid is not None:
+        for folder in Cgroup.of_uid(spec.uid).dirs:
+            if folder.is_dir():
+                (folder / "cgroup.procs").write_text(str(os.getpid()))
+    for name, fd in namespaces.items():
+        if _libc.setns(fd, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({name}) into the seat {seat}: {os.strerror(err)}")
+        os.close(fd)
+    os.fchdir(root)
+    os.chroot(".")
+    os.close(root)
+    os.chdir(spec.work)
+
+
+def drop_to_slot(spec: SandboxSpec, keep_fds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """What bubblewrap and setpriv do before exec, for a process already inside the sandbox (`join_seat`).
+
+    The spec's limits, no new privileges, no descriptor but `keep_fds`, an empty
+    capability bounding set, no groups, and the slot's uid (which clears every
+    other capability). Dumpable again afterwards, as an exec'd process would be.
+    """
+    _set_limits(spec.limits, own_uid=spec.uid is not None)
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep_fds:
+            with contextlib.suppress(OSError):
+                os.close(int(name))
+    last_cap = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for cap in range(last_cap + 1):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    if spec.uid is not None:
+        os.setgroups([])
+        os.setgid(spec.uid)
+        os.setuid(spec.uid)
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    os.environ.clear()
+    os.environ.update(spec.env)
 
 
 def main(argv: list[str]) -> None:

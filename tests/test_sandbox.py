@@ -26,7 +26,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograder.execute import Job, NotebookJob, Worker, fit_notebook
-from autograder.sandbox import Cgroup, Limits, UidPool, kill_uid, probe
+from autograder.sandbox import Cgroup, Limits, UidPool, _processes_of, kill_uid, probe
 
 REPO = Path(__file__).resolve().parent.parent
 CAPS = probe()
@@ -36,25 +36,47 @@ SMALL = dict(memory_mb=256, total_memory_mb=512, processes=64, file_mb=2048, scr
 
 # What the grading worker does around a launch: a private mount namespace, a tmpfs scratch with ipc/
 # and work/, a spec; then it runs the launcher and reports what the sandboxed command printed.
+# "forked": the command is forked into the sandbox from a kernel template (`autograder.kernel_template`)
+# instead, as grading kernels are; then, as the worker does, the sandbox is ended once the command has.
 RUNNER = """
 import json, os, signal, subprocess, sys
-from autograder.sandbox import Limits, SandboxSpec, scratch
+from autograder.kernel_template import KernelTemplate
+from autograder.sandbox import SEAT_COMMAND, Limits, SandboxSpec, find_seat, scratch
 args = json.loads(sys.argv[1])
 leaked = os.open("/etc/hostname", os.O_RDONLY)  # not close-on-exec: passed on to the launcher
-with scratch(args["root"], args["limits"]["scratch_mb"]) as folder:
+name = "kernel" if args["forked"] else None
+env = {"PATH": "/usr/bin:/bin", "HOME": os.path.join(args["root"], name or "?", "work"), "LANG": "C.UTF-8"}
+if args["forked"]:
+    os.makedirs(os.path.join(args["root"], name))
+    template = KernelTemplate(env, preimport=())
+with scratch(args["root"], args["limits"]["scratch_mb"], name) as folder:
     os.makedirs(os.path.join(folder, "ipc"), mode=0o700)
-    spec = SandboxSpec(folder, None, args["hide"], args["expose"],
-                       {"PATH": "/usr/bin:/bin", "HOME": os.path.join(folder, "work"), "LANG": "C.UTF-8"},
-                       Limits(**args["limits"]), args["uid"], True)
+    env["HOME"] = os.path.join(folder, "work")
+    spec = SandboxSpec(folder, None, args["hide"], args["expose"], env, Limits(**args["limits"]), args["uid"], True)
     spec.dump(os.path.join(folder, "spec.json"))
+    command = [sys.executable, "-c", args["code"]]
     launcher = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", os.path.join(folder, "spec.json"),
-                                 "--", sys.executable, "-c", args["code"]],
+                                 "--", *(SEAT_COMMAND if args["forked"] else command)],
                                 stdout=subprocess.PIPE, pass_fds=[leaked])
-    if args["kill"]:  # as jupyter_client ends a kernel: SIGKILL to the launcher's pid
-        print(launcher.stdout.readline().decode(), end="")
+    if args["forked"]:
+        printed, their_stdout = os.pipe()
+        forked = template.spawn(find_seat(launcher.pid, args["uid"], 30), spec, command, 30, stdout=their_stdout)
+        os.close(their_stdout)
+        output = os.fdopen(printed)
+        if args["kill"]:
+            print(output.readline(), end="")
+        returncode = forked.wait(None if not args["kill"] else 0)
         launcher.send_signal(signal.SIGKILL)
-    print(launcher.communicate()[0].decode(), end="")
-    print(json.dumps({"returncode": launcher.returncode}))
+        print(output.read(), end="")
+        returncode = forked.wait(30) if returncode is None else returncode
+        launcher.wait()
+    else:
+        if args["kill"]:  # as jupyter_client ends a kernel: SIGKILL to the launcher's pid
+            print(launcher.stdout.readline().decode(), end="")
+            launcher.send_signal(signal.SIGKILL)
+        print(launcher.communicate()[0].decode(), end="")
+        returncode = launcher.returncode
+    print(json.dumps({"returncode": returncode}))
 """
 
 
@@ -64,11 +86,17 @@ def uid():
         yield pool.uids[0]
 
 
+@pytest.fixture(params=["exec", "forked"])
+def launch(request) -> str:
+    """Every guarantee holds for a command bubblewrap exec'd and for one forked into the sandbox."""
+    return request.param
+
+
 def sandboxed(uid: int, tmp_path: Path, code: str, limits: dict | None = None, kill: bool = False,
-              hide: list[str] = (), expose: list[str] = ()) -> tuple[int, str]:
-    """Run Python `code` in a sandbox; (its exit status as the launcher reports it, what it printed)."""
+              hide: list[str] = (), expose: list[str] = (), launch: str = "exec") -> tuple[int, str]:
+    """Run Python `code` in a sandbox; (its exit status, what it printed)."""
     args = {"root": str(tmp_path), "uid": uid, "code": textwrap.dedent(code), "kill": kill,
-            "limits": {**SMALL, **(limits or {})},
+            "forked": launch == "forked", "limits": {**SMALL, **(limits or {})},
             # The interpreter lives under /root/.pyenv here and the venv in the repo: hidden, then re-exposed.
             "hide": ["/root", str(REPO), *hide],
             "expose": [sys.prefix, os.path.realpath(sys.base_prefix), *expose]}
@@ -92,21 +120,23 @@ def processes_with(marker: str) -> list[str]:
 
 
 @needs_sandbox
-def test_it_sees_only_its_own_processes(uid, tmp_path):
-    status, printed = sandboxed(uid, tmp_path, """
+def test_it_sees_only_its_own_processes(uid, tmp_path, launch):
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code="""
         import json, os
         print(json.dumps({"me": os.getpid(), "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}))
     """)
     seen = json.loads(printed)
-    assert status == 0 and seen["me"] == 2 and seen["pids"] == [1, 2], seen  # bubblewrap's reaper, and us
+    # bubblewrap's reaper and us; forked into the sandbox, bubblewrap's reaper, the seat and us
+    expected = [1, 2] if launch == "exec" else [1, 2, 3]
+    assert status == 0 and seen["me"] == expected[-1] and seen["pids"] == expected, seen
 
 
 @needs_sandbox
 @pytest.mark.parametrize("ending", ["exits", "is killed"])
-def test_nothing_it_started_survives_it(uid, tmp_path, ending):
+def test_nothing_it_started_survives_it(uid, tmp_path, ending, launch):
     """A double-forked, setsid'ed sleeper is gone once the sandbox ends, whether it exits or is SIGKILLed."""
     marker = f"1000.{os.getpid()}{len(ending)}"
-    status, printed = sandboxed(uid, tmp_path, f"""
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code=f"""
         import os, time
         if os.fork() == 0:
             os.setsid()
@@ -126,14 +156,14 @@ def test_nothing_it_started_survives_it(uid, tmp_path, ending):
 
 
 @needs_sandbox
-def test_setuid_programs_gain_nothing(uid, tmp_path):
+def test_setuid_programs_gain_nothing(uid, tmp_path, launch):
     """No new privileges, no capabilities, every mount nosuid: a setuid-root program still runs as the slot uid."""
     suid = tmp_path / "suid"
     suid.mkdir()
     shutil.copy("/usr/bin/id", suid / "id")
     os.chown(suid / "id", 0, 0)
     os.chmod(suid / "id", 0o4755)
-    status, printed = sandboxed(uid, tmp_path, f"""
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code=f"""
         import json, os, subprocess
         status = dict(line.split(":", 1) for line in open("/proc/self/status"))
         points = {{line.split()[4] for line in open("/proc/self/mountinfo")}}
@@ -159,8 +189,8 @@ def test_setuid_programs_gain_nothing(uid, tmp_path):
 
 
 @needs_sandbox
-def test_no_file_descriptor_of_the_grader_is_inherited(uid, tmp_path):
-    status, printed = sandboxed(uid, tmp_path, """
+def test_no_file_descriptor_of_the_grader_is_inherited(uid, tmp_path, launch):
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code="""
         import json, os
         links = {}
         for fd in os.listdir("/proc/self/fd"):
@@ -177,9 +207,9 @@ def test_no_file_descriptor_of_the_grader_is_inherited(uid, tmp_path):
 
 @needs_sandbox
 @needs_cgroups
-def test_a_shared_memory_bomb_is_killed_by_the_cgroup(uid, tmp_path):
+def test_a_shared_memory_bomb_is_killed_by_the_cgroup(uid, tmp_path, launch):
     """RLIMIT_DATA does not count MAP_SHARED memory; the sandbox's cgroup does."""
-    status, printed = sandboxed(uid, tmp_path, """
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code="""
         import mmap
         memory = mmap.mmap(-1, 1 << 30, flags=mmap.MAP_SHARED)  # 1 GB, four times RLIMIT_DATA
         print("mapped", flush=True)
@@ -193,8 +223,8 @@ def test_a_shared_memory_bomb_is_killed_by_the_cgroup(uid, tmp_path):
 
 @needs_sandbox
 @needs_cgroups
-def test_a_fork_bomb_stops_at_the_cgroup_pids_limit(uid, tmp_path):
-    status, printed = sandboxed(uid, tmp_path, """
+def test_a_fork_bomb_stops_at_the_cgroup_pids_limit(uid, tmp_path, launch):
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code="""
         import os, time
         forked = 0
         try:
@@ -215,9 +245,9 @@ def test_a_fork_bomb_stops_at_the_cgroup_pids_limit(uid, tmp_path):
 
 
 @needs_sandbox
-def test_writes_stop_at_the_size_limits_and_nowhere_else_is_writable(uid, tmp_path):
+def test_writes_stop_at_the_size_limits_and_nowhere_else_is_writable(uid, tmp_path, launch):
     """1 GB into each writable place ends at its tmpfs size (scratch 8 MB: work/ and ipc/; 4 MB each other)."""
-    status, printed = sandboxed(uid, tmp_path, f"""
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code=f"""
         import json, os
         work = os.environ["HOME"]
         written = {{}}
@@ -249,8 +279,8 @@ def test_writes_stop_at_the_size_limits_and_nowhere_else_is_writable(uid, tmp_pa
 
 
 @needs_sandbox
-def test_hidden_paths_are_empty_except_what_is_exposed(uid, tmp_path):
-    status, printed = sandboxed(uid, tmp_path, f"""
+def test_hidden_paths_are_empty_except_what_is_exposed(uid, tmp_path, launch):
+    status, printed = sandboxed(uid, tmp_path, launch=launch, code=f"""
         import json, os
         try:
             open("{REPO / 'autograder' / 'sandbox.py'}").read()
@@ -267,14 +297,14 @@ def test_hidden_paths_are_empty_except_what_is_exposed(uid, tmp_path):
 
 
 @needs_sandbox
-def test_there_is_no_network(uid, tmp_path):
+def test_there_is_no_network(uid, tmp_path, launch):
     """Neither a TCP listener on the grader's loopback nor its abstract Unix sockets can be reached."""
     with socket.socket() as tcp, socket.socket(socket.AF_UNIX) as unix:
         tcp.bind(("127.0.0.1", 0))
         tcp.listen()
         unix.bind(f"\0autograder-test-{os.getpid()}")
         unix.listen()
-        status, printed = sandboxed(uid, tmp_path, f"""
+        status, printed = sandboxed(uid, tmp_path, launch=launch, code=f"""
             import json, socket
             results = []
             for family, address in ((socket.AF_INET, ("127.0.0.1", {tcp.getsockname()[1]})),
@@ -376,7 +406,6 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
         finally:
             worker.stop()
         if uids[1] is not None:
-            from autograder.sandbox import _processes_of
             assert not _processes_of(uids[1])  # the template went with its worker
     first, second = seen
     assert first["tf"] and second["tf"]
@@ -386,3 +415,97 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
     assert not first["template_memory"]  # the template is not dumpable: no judge can write into it
     if uids[1] is not None:
         assert first["uid"] == second["uid"] == uids[1]
+
+
+@needs_sandbox
+def test_every_kernel_is_forked_fresh_from_the_workers_kernel_template(tmp_path):
+    """Two submissions through one worker: each kernel starts clean, with TensorFlow imported already.
+
+    The template imported TensorFlow once (the point: speed); nothing one kernel
+    did (a module attribute, a file, the random state) reaches the next, each is
+    the slot uid without capabilities, sees only its sandbox's processes, and a
+    kernel that dies is noticed at once, not at the cell's timeout.
+    """
+    probe_cell = ("import json, os, sys, numpy\n"
+                  "status = dict(line.split(':', 1) for line in open('/proc/self/status'))\n"
+                  "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'mark': getattr(numpy, '_mark', 'fresh'),\n"
+                  "                  'draw': numpy.random.rand(), 'files': sorted(os.listdir('.')),\n"
+                  "                  'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),\n"
+                  "                  'uid': os.getuid(), 'caps': status['CapEff'].strip(),\n"
+                  "                  'grader_modules': [m for m in sys.modules if m.startswith('autograder')]}))\n"
+                  "numpy._mark = 'touched'\n"
+                  "_ = open('left-behind.txt', 'w').write('x')\n")
+    cells = [probe_cell, "import os\nos._exit(3)", "print('never')"]
+    seen, seconds = [], []
+    with UidPool(2) as pool:
+        worker = Worker(tmp_path / "worker.log")
+        try:
+            for student in ("a", "b"):
+                source, target = tmp_path / f"{student}.ipynb", tmp_path / f"{student}-out.ipynb"
+                nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), source)
+                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["student"] * 3, [])], None,
+                          pool.uids[0], True, ["/root", str(REPO)],
+                          [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "course")], Limits(),
+                          cell_timeout=60, startup_timeout=120, max_output_bytes=100_000,
+                          status_file=str(tmp_path / "status.json"), judge_uid=pool.uids[1])
+                job.dump(tmp_path / "job.json")
+                assert worker.run(tmp_path / "job.json", timeout=300) == "done", worker.log_tail()
+                status = json.loads((tmp_path / "status.json").read_text())["notebooks"]["t.ipynb"]
+                assert "kernel died" in status["problem"]
+                seconds.append(status["seconds"])
+                outputs = nbformat.read(target, as_version=4).cells[0].outputs
+                assert [o.output_type for o in outputs] == ["stream"], outputs
+                seen.append(json.loads(outputs[0].text))
+        finally:
+            worker.stop()
+        assert not any(_processes_of(uid) for uid in pool.uids)
+    first, second = seen
+    assert first["tf"] and second["tf"]
+    assert first["mark"] == second["mark"] == "fresh" and "left-behind.txt" not in second["files"]
+    assert first["draw"] != second["draw"]  # numpy reseeded: equal only with probability 2**-53
+    assert first["pids"] == second["pids"] == [1, 2, 3]  # bubblewrap's reaper, the seat, the kernel
+    assert first["uid"] == second["uid"] == pool.uids[0] and first["caps"] == "0000000000000000"
+    assert first["grader_modules"] == []
+    assert seconds[1] < 30  # the second kernel: no import, and its death seen at once (timeout 60 s)
+
+
+# A kernel manager given a template that cannot fork (it was killed): the kernel is exec'd instead.
+BROKEN_TEMPLATE = """
+import asyncio, os, sys
+from autograder.execute import KERNEL_NAME, SandboxedKernelManager, grading_env
+from autograder.kernel_template import KernelTemplate
+from autograder.sandbox import Limits, SandboxSpec, scratch
+root, uid, hide, expose = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4].split(",")
+env = grading_env(os.path.join(root, "kernel", "work"), sys.prefix)
+template = KernelTemplate(env, preimport=())
+template.process.kill()
+with scratch(root, 64, "kernel") as folder:
+    spec = SandboxSpec(folder, None, hide, expose, env, Limits(), uid, True)
+    os.makedirs(spec.ipc, mode=0o700)
+    spec.dump(os.path.join(folder, "spec.json"))
+    km = SandboxedKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(spec.ipc, "kernel"),
+                                connection_file=os.path.join(spec.ipc, "connection.json"),
+                                sandbox_spec_file=os.path.join(folder, "spec.json"), template=template)
+    async def run():
+        await km.start_kernel()
+        client = km.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=60)
+        hook = (lambda m: m["msg_type"] == "stream" and print("printed", m["content"]["text"].strip()))
+        reply = await client.execute_interactive("import os; print(os.getuid())", timeout=60, output_hook=hook)
+        print("status", reply["content"]["status"], "broken", template.broken, "forked", km.forked)
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+    asyncio.run(run())
+"""
+
+
+@needs_sandbox
+def test_a_template_that_cannot_fork_leaves_the_kernel_exec_d(uid, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", BROKEN_TEMPLATE, str(tmp_path), str(uid), f"/root,{REPO}",
+         f"{sys.prefix},{os.path.realpath(sys.base_prefix)}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"printed {uid}" in done.stdout and "status ok broken True forked None" in done.stdout, done.stdout
+    assert "kernels are started without the template from now on" in done.stderr
