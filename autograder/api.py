@@ -109,42 +109,51 @@ class CheckReport:
     assignment: str
     ok: bool
     problems: list[str]
-    solution: SubmissionResult
-    stub: SubmissionResult
+    solutions: list[SubmissionResult]  # the source solution, handed in by each check student
+    stubs: list[SubmissionResult]      # the released stub, likewise
 
 
-def check(assignment_id: str | None = None, workdir=None, workers: int | None = None, **options) -> list[CheckReport]:
+CHECK_STUDENTS = 3  # each draws other hidden inputs (course.grading.hidden_seed): soundness for more than one
+
+
+def check(assignment_id: str | None = None, workdir=None, workers: int | None = None,
+          students: int = CHECK_STUDENTS, **options) -> list[CheckReport]:
     base = Workspace.create(workdir).workdir / "check"
     reports = []
     for aid in ([assignment_id] if assignment_id else real_assignment_ids()):
         folder = base / aid
         shutil.rmtree(folder, ignore_errors=True)
-        ws = Workspace.create(folder)  # its own gradebook: a check never touches the course's grades
+        ws = Workspace.create(folder)  # its own gradebook and secret: a check never touches the course's
         _release_one(ws, aid, force=True)
         submissions = folder / "submissions"
-        _copy_notebooks(ws.folder("source", aid), submissions / "solution" / aid)
-        _copy_notebooks(ws.folder("release", aid), submissions / "stub" / aid)
+        for i in range(1, students + 1):
+            _copy_notebooks(ws.folder("source", aid), submissions / f"solution-{i}" / aid)
+            _copy_notebooks(ws.folder("release", aid), submissions / f"stub-{i}" / aid)
         options.setdefault("progress", False)
-        solution, stub = grade_folder(ws, aid, submissions, GradingOptions(workers=workers, force=True, **options))
-        reports.append(CheckReport(aid, *_judge(solution, stub), solution, stub))
+        graded = grade_folder(ws, aid, submissions, GradingOptions(workers=workers, force=True, **options))
+        solutions = [r for r in graded if r.student.startswith("solution-")]
+        stubs = [r for r in graded if r.student.startswith("stub-")]
+        reports.append(CheckReport(aid, *_judge(solutions, stubs), solutions, stubs))
     return reports
 
 
-def _judge(solution: SubmissionResult, stub: SubmissionResult) -> tuple[bool, list[str]]:
+def _judge(solutions: list[SubmissionResult], stubs: list[SubmissionResult]) -> tuple[bool, list[str]]:
     problems = []
-    for who in (solution, stub):
+    for who in solutions + stubs:
         if who.status == "failed":
-            problems.append(f"the {who.student} could not be graded: {who.reason}")
-    if not solution.tests:
+            problems.append(f"{who.student} could not be graded: {who.reason}")
+    if not all(solution.tests for solution in solutions):
         problems.append("the assignment has no autograded test cell")
-    for grade_id, (score, top) in solution.tests.items():
-        if score != top:
-            problems.append(f"source solution scores {score:g}/{top:g} on {grade_id} (expected full marks)"
-                            + (f" [{solution.reason}]" if solution.reason else ""))
-    for grade_id, (score, top) in stub.tests.items():
-        if score != 0:
-            problems.append(f"released stub scores {score:g}/{top:g} on {grade_id} (expected zero: "
-                            "a test that passes on an empty answer checks nothing)")
+    for solution in solutions:
+        for grade_id, (score, top) in solution.tests.items():
+            if score != top:
+                problems.append(f"the source solution ({solution.student}) scores {score:g}/{top:g} on {grade_id} "
+                                "(expected full marks)" + (f" [{solution.reason}]" if solution.reason else ""))
+    for stub in stubs:
+        for grade_id, (score, top) in stub.tests.items():
+            if score != 0:
+                problems.append(f"the released stub ({stub.student}) scores {score:g}/{top:g} on {grade_id} "
+                                "(expected zero: a test that passes on an empty answer checks nothing)")
     return not problems, problems
 
 

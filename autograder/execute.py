@@ -44,7 +44,7 @@ from traitlets import Any, Integer, Unicode
 from .kernel_template import KernelTemplate
 from .sandbox import SEAT_COMMAND, Limits, SandboxSpec, enter_private_mounts, find_seat, kill_uid, scratch
 
-KERNEL_NAME = "python3"
+KERNEL_NAME = "python3"  # the grader's own Python, whatever kernel a submission names
 KERNEL_SCRATCH = "kernel"  # the kernels' scratch folder in the worker's folder
 ERROR_VALUE_CHARS = 2000        # of an error's message, and of each line of its traceback
 ERROR_TRACEBACK_CHARS = 8000    # of its traceback, from the end (where the failing line is)
@@ -79,6 +79,7 @@ class Job:
     status_file: str
     judge_uid: int | None = None  # the judge runs as its own uid, never the student's
     max_notebook_bytes: int = MAX_NOTEBOOK_BYTES
+    hidden_key: str | None = None  # the student's hidden-test key, for the judge only (`pipeline.hidden_key`)
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(dataclasses.asdict(self)))
@@ -356,7 +357,8 @@ def execute_notebook(job: Job, notebook: NotebookJob, worker_root: str) -> str |
 
         judge = start_judge(job, worker_root)
         executor = JudgedExecute(
-            spec, spec_file, notebook.roles, notebook.answers, judge, template, timeout=job.cell_timeout,
+            spec, spec_file, notebook.roles, notebook.answers, judge, template, hidden_key=job.hidden_key,
+            timeout=job.cell_timeout,
             startup_timeout=job.startup_timeout,
             max_output_bytes=job.max_output_bytes, max_notebook_bytes=job.max_notebook_bytes,
             raise_on_iopub_timeout=False, iopub_timeout=10,

@@ -39,6 +39,7 @@ import traceback
 from typing import Any
 
 import numpy as np
+from course.grading import HIDDEN_KEY_ENV
 
 from .answer_key import StudentSources
 from .channel import (ChannelError, Codec, _b64, _unb64, load_state_into, model_fingerprint, model_from_archive,
@@ -477,6 +478,8 @@ def main() -> None:
             link.send({"op": "ran", "outputs": judge.run(str(message["name"]), str(message["source"]))})
         elif op == "answers":
             judge.answers = {str(n) for n in message.get("names", [])}
+            if message.get("hidden_key"):  # this student's hidden inputs (course.grading.hidden_seed)
+                os.environ[HIDDEN_KEY_ENV] = str(message["hidden_key"])
         elif op == "student_cell":
             SOURCES.add(str(message["source"]))
         elif op == "stop":

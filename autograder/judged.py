@@ -286,10 +286,10 @@ class JudgedExecute(SandboxedExecute):
     """nbgrader's Execute with a judge: see the module docstring."""
 
     def __init__(self, spec, spec_file: str, roles: list[str], answers: list[str], judge: JudgeProcess,
-                 kernel_template=None, **kwargs):
+                 kernel_template=None, hidden_key: str | None = None, **kwargs):
         super().__init__(spec, spec_file, kernel_template, **kwargs)
         self.roles, self.judge = roles, judge
-        judge.send({"op": "answers", "names": answers})
+        judge.send({"op": "answers", "names": answers, "hidden_key": hidden_key})
         self._booted = False
         self._needed: set[int] = set()
 

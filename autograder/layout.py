@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import secrets
 import shutil
 import sys
 import warnings
@@ -95,6 +96,19 @@ class Workspace:
     @property
     def state_root(self) -> Path:
         return self.workdir / "state"
+
+    def course_secret(self) -> bytes:
+        """The course's secret (created on first use, readable by its owner only), from which every
+        student's hidden-test inputs are derived (`autograder.pipeline.hidden_key`).
+
+        Keep it with the gradebook: with a new secret, a re-grade draws new hidden inputs.
+        """
+        path = self.workdir / "course-secret"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+        return path.read_text().strip().encode()
 
     def nbgrader_config(self, **overrides):
         """The traitlets config every nbgrader call of ours uses."""

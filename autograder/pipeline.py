@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -149,6 +151,15 @@ def _renamed(unknown: list[str], absent: list[str]) -> dict[str, str]:
         if len(fits) == 1 and fits[0] not in found.values():
             found[name] = fits[0]
     return found
+
+
+def hidden_key(secret: bytes, assignment_id: str, student: str) -> str:
+    """The key of one student's hidden-test inputs (`course.grading.hidden_seed`) in one assignment.
+
+    Only this reaches the judge, never the course secret: a key says nothing
+    about another student's, and the same student gets the same key on a re-grade.
+    """
+    return hmac.new(secret, f"{assignment_id}\0{student}".encode(), hashlib.sha256).hexdigest()
 
 
 def discover(submissions_dir: Path, assignment_id: str) -> list[tuple[str, Path]]:
@@ -322,7 +333,8 @@ class Grader:
                 limits=self.options.limits, cell_timeout=self.options.cell_timeout,
                 startup_timeout=self.options.startup_timeout, max_output_bytes=self.options.max_output_bytes,
                 max_notebook_bytes=self.options.max_notebook_bytes,
-                status_file=str(prepared.job_dir / "status.json"))
+                status_file=str(prepared.job_dir / "status.json"),
+                hidden_key=hidden_key(self.ws.course_secret(), self.aid, prepared.student))
             (prepared.job_dir / "out").mkdir()
             job.dump(prepared.job_dir / "job.json")
             outcome = worker.run(prepared.job_dir / "job.json", self.options.submission_timeout)

@@ -46,8 +46,9 @@ def _tests_score(result) -> str:
 def print_checks(reports, out: TextIO = sys.stdout) -> None:
     rows = []
     for rep in reports:
-        rows.append([rep.assignment, _tests_score(rep.solution), _tests_score(rep.stub), "ok" if rep.ok else "FAILED"])
-    _table(["assignment", "solution (tests)", "stub (tests)", "check"], rows, out)
+        rows.append([rep.assignment, " ".join(_tests_score(r) for r in rep.solutions),
+                     " ".join(_tests_score(r) for r in rep.stubs), "ok" if rep.ok else "FAILED"])
+    _table(["assignment", "solution (tests), per student", "stub (tests), per student", "check"], rows, out)
     for rep in reports:
         for problem in rep.problems:
             print(f"  {safe_label(rep.assignment)}: {safe_label(problem)}", file=out)

@@ -11,7 +11,10 @@ test cells themselves, from TensorFlow/Keras or independent computations.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import inspect
+import os
 import re
 from types import CodeType
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -139,6 +142,31 @@ def as_array(value, what: str) -> np.ndarray:
         _fail(what, f"the result is not numeric (got an object array from {type(value).__name__})",
               "return a NumPy array of numbers")
     return array
+
+
+HIDDEN_KEY_ENV = "COURSE_HIDDEN_KEY"  # set by the grader in the judge only, never in a student's kernel
+
+
+def hidden_seed(case: int) -> int:
+    """The seed of a hidden test's random case number `case`, for the student being graded.
+
+    When the grader runs the hidden tests it gives the judge a key derived from
+    the course secret and the student id (`autograder.pipeline.hidden_key`), so
+    each student gets inputs of their own, and the same ones on a re-grade:
+    one student's hidden-test results say nothing about another's inputs.
+    Without a key (an instructor running the source notebook) the seed is `case`.
+    The seed fits in 32 bits, as every NumPy, TensorFlow and Keras seed must.
+    """
+    key = os.environ.get(HIDDEN_KEY_ENV)
+    if not key:
+        return case
+    digest = hmac.new(key.encode(), f"case {case}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def hidden_rng(case: int) -> np.random.Generator:
+    """NumPy's generator for hidden case `case` (`hidden_seed`)."""
+    return np.random.default_rng(hidden_seed(case))
 
 
 def inexact_divisions(sizes: Sequence[int], windows: Sequence[int], stride: int, pad: int = 0) -> str:

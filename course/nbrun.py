@@ -24,7 +24,7 @@ from course.runtime import PROFILE_ENV, PROFILES
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO / "notebooks"
 WORK_FOLDER = REPO / "work" / "notebooks"
-KERNEL_NAME = "python3"  # the kernelspec every generated notebook names; resolves to this Python
+KERNEL_NAME = "python3"  # resolves to the Python running this (notebooks name "cnn-course", maybe not registered here)
 DEMO_CELL_LIMIT_S = 10.0  # the lecture promise: no cell waits longer than this in the demo profile
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from course.runtime import KERNEL_SPEC
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_FOLDERS = ("assignments", "notebooks")
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _JUPYTEXT_NOISE = ("lines_to_next_cell",)
 
 
@@ -41,7 +42,7 @@ def build(source: Path):
 
     nb = jupytext.read(source, fmt="py:percent")
     nb.metadata.pop("jupytext", None)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["kernelspec"] = dict(KERNEL_SPEC)
     nb.metadata.setdefault("language_info", {"name": "python"})
     for i, cell in enumerate(nb.cells):
         for key in _JUPYTEXT_NOISE:

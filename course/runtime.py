@@ -34,6 +34,13 @@ import time
 PROFILE_ENV = "COURSE_PROFILE"
 PRECISION_ENV = "COURSE_PRECISION"
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+# The Jupyter kernel every notebook names (scripts/setup.sh registers it for the repository's .venv).
+KERNEL_SPEC = {"display_name": "CNN course (.venv)", "language": "python", "name": "cnn-course"}
+# What a notebook's first cell says under a kernel without this package; the cell holds the text itself
+# (nothing of the package can be imported there), and a test checks that every notebook's is this one.
+KERNEL_HINT = ("This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+               "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+               "or install the package into this Python with: pip install -e COURSE_FOLDER")
 _training_policy = "float32"  # chosen by configure_device(); used by training_precision()
 
 

@@ -207,9 +207,12 @@ def test_check_judges_solution_full_and_stub_zero():
     def result(student, tests):
         return SubmissionResult(student, "a", "graded", 0, 0, "", tests)
 
-    assert _judge(result("solution", {"t": (2.0, 2.0)}), result("stub", {"t": (0.0, 2.0)})) == (True, [])
-    ok, problems = _judge(result("solution", {"t": (1.0, 2.0)}), result("stub", {"t": (2.0, 2.0)}))
-    assert not ok and "full marks" in problems[0] and "checks nothing" in problems[1]
+    full, zero = result("solution-1", {"t": (2.0, 2.0)}), result("stub-1", {"t": (0.0, 2.0)})
+    assert _judge([full, full], [zero, zero]) == (True, [])
+    ok, problems = _judge([full, result("solution-2", {"t": (1.0, 2.0)})], [zero, result("stub-2", {"t": (2.0, 2.0)})])
+    assert not ok and len(problems) == 2
+    assert "full marks" in problems[0] and "solution-2" in problems[0]
+    assert "checks nothing" in problems[1] and "stub-2" in problems[1]
 
 
 @pytest.mark.slow

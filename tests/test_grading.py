@@ -75,3 +75,32 @@ def test_other_course_modules_and_helpers_are_allowed_and_non_functions_refused(
     assert "saliency" in answer_key_use(uses_an_imported_answer, only_saliency)
     with pytest.raises(GradingError, match="expected a function"):
         expect_own_code(None, "missing", ANSWERS, "hint")
+
+
+def test_hidden_seeds_come_from_the_students_key_or_are_the_case_number(monkeypatch):
+    import hashlib
+    import hmac
+
+    from course.grading import HIDDEN_KEY_ENV, hidden_rng, hidden_seed
+
+    monkeypatch.delenv(HIDDEN_KEY_ENV, raising=False)
+    assert [hidden_seed(n) for n in (0, 1, 7)] == [0, 1, 7]  # the instructor's own run: the numbers as written
+    monkeypatch.setenv(HIDDEN_KEY_ENV, "a1b2")
+    oracle = int.from_bytes(hmac.new(b"a1b2", b"case 7", hashlib.sha256).digest()[:4], "big")
+    assert hidden_seed(7) == oracle < 2**32 and hidden_seed(7) != hidden_seed(8)
+    assert hidden_rng(7).normal() == np.random.default_rng(oracle).normal()
+    monkeypatch.setenv(HIDDEN_KEY_ENV, "c3d4")
+    assert hidden_seed(7) != oracle
+
+
+def test_each_student_and_assignment_gets_a_key_of_its_own():
+    import hashlib
+    import hmac
+
+    from autograder.pipeline import hidden_key
+
+    secret = b"s" * 64
+    assert hidden_key(secret, "01", "ada") == hmac.new(secret, b"01\0ada", hashlib.sha256).hexdigest()
+    assert hidden_key(secret, "01", "ada") == hidden_key(secret, "01", "ada")  # a re-grade: the same inputs
+    keys = {hidden_key(secret, a, s) for a in ("01", "03") for s in ("ada", "alan")}
+    assert len(keys) == 4 and hidden_key(b"t" * 64, "01", "ada") not in keys

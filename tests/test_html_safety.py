@@ -10,15 +10,8 @@ each template that shows a submission.
 from __future__ import annotations
 
 import copy
-import os
 import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -34,6 +27,8 @@ from autograder.htmlsafety import clean, markdown2html
 from autograder.layout import COURSE_ID, Workspace
 from autograder.samples import SAMPLE_ID
 from autograder.samples.xss import HONEST_ANSWER, MARKER, vector_names, xss_submission
+
+from conftest import jupyterlab
 
 STUDENT = "mallory"
 NBGRADER_TEMPLATES = Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates"
@@ -152,27 +147,6 @@ def graded(workspace, hostile, tmp_path_factory):
     return page
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """Headless Chromium as root can run it: no sandbox, no GPU, no network of its own."""
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/setup.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(options=options, service=Service(driver))
-    browser.set_page_load_timeout(60)
-    yield browser
-    browser.quit()
-
-
 def traces(browser) -> list[str]:
     """What a payload that ran leaves in the page: ``.pwned`` nodes, a PWNED title, an alert."""
     from selenium.common.exceptions import UnexpectedAlertPresentException
@@ -194,39 +168,11 @@ def test_feedback_page_runs_no_student_script(graded, browser):
     assert HONEST_ANSWER in text and TEACHING_MESSAGE in text
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def formgrader(workspace, graded, tmp_path_factory):
     """JupyterLab with nbgrader's formgrader on the graded course folder; yields (url, token)."""
-    port, token = free_port(), secrets.token_hex(16)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={workspace.course_root}"],
-        cwd=workspace.course_root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime"))})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise AssertionError("JupyterLab did not start: " + server.stderr.read().decode()[-2000:])
-            time.sleep(1)
-    yield url, token
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    with jupyterlab(workspace.course_root, tmp_path_factory.mktemp("runtime")) as server:
+        yield server
 
 
 @pytest.mark.slow

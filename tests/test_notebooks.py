@@ -67,6 +67,20 @@ def test_runs_in_grading_profile_and_draws_every_figure(notebook, executed):
                if cell.cell_type == "code" and PLOTTING.search(cell.source)
                and not any("image/png" in o.get("data", {}) for o in cell.outputs)]
     assert not missing, f"{notebook.name}: plotting cells {missing} produced no image/png output"
+    assert noise_lines(nb) == [], f"{notebook.name}: log noise in the outputs"
+
+
+def noise_lines(nb) -> list[str]:
+    """Every output line of a notebook that is TensorFlow/absl/oneDNN/CUDA/TFLite start-up noise (`course.quiet`)."""
+    from course.quiet import is_noise
+
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + "".join(str(v) for k, v in out.get("data", {}).items() if k == "text/plain")
+            text += "\n".join(out.get("traceback", []))
+            found += [line for line in text.splitlines() if is_noise(line)]
+    return found
 
 
 @pytest.mark.slow
@@ -78,6 +92,7 @@ def test_demo_profile_keeps_every_cell_quick(notebook, executed):
     slow = {i: f"{run.cell_seconds[i]:.1f} s wall, {run.cell_cpu_seconds[i]:.1f} s CPU"
             for i in run.slow_cells(DEMO_CELL_LIMIT_S)}
     assert not slow, f"{notebook.name}: cells over {DEMO_CELL_LIMIT_S:.0f} s in the demo profile: {slow}"
+    assert noise_lines(nbformat.read(run.output_path, as_version=4)) == [], f"{notebook.name}: log noise"
 
 
 # --------------------------------------------------------------------------- precomputed data the demos draw

@@ -509,3 +509,37 @@ def test_a_template_that_cannot_fork_leaves_the_kernel_exec_d(uid, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"printed {uid}" in done.stdout and "status ok broken True forked None" in done.stdout, done.stdout
     assert "kernels are started without the template from now on" in done.stderr
+
+
+def test_the_judge_draws_hidden_inputs_from_the_students_key_and_the_kernel_never_sees_it(tmp_path):
+    import hashlib
+    import hmac
+
+    cells = ["import os\nprint(repr(os.environ.get('COURSE_HIDDEN_KEY')))",                 # student: the kernel
+             "from course.grading import hidden_seed\nprint(hidden_seed(5), hidden_seed(6))"]  # test: the judge
+    printed = {}
+    with UidPool(2 if CAPS.separate_uid else 0) as pool:
+        uids = pool.uids or [None, None]
+        worker = Worker(tmp_path / "worker.log")
+        try:
+            for key in ("key-of-ada", "key-of-alan", None):
+                source, target = tmp_path / "in.ipynb", tmp_path / f"{key}.ipynb"
+                nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), source)
+                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["student", "test"], [])], None,
+                          uids[0], CAPS.namespaces, ["/root", str(REPO)],
+                          [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder"),
+                           str(REPO / "course")], Limits(), cell_timeout=60, startup_timeout=120,
+                          max_output_bytes=100_000, status_file=str(tmp_path / "status.json"), judge_uid=uids[1],
+                          hidden_key=key)
+                job.dump(tmp_path / "job.json")
+                assert worker.run(tmp_path / "job.json", timeout=300) == "done", worker.log_tail()
+                printed[key] = [c.outputs[0].text.strip() for c in nbformat.read(target, as_version=4).cells]
+        finally:
+            worker.stop()
+
+    def seed(key: str, case: int) -> int:
+        return int.from_bytes(hmac.new(key.encode(), f"case {case}".encode(), hashlib.sha256).digest()[:4], "big")
+
+    for key in ("key-of-ada", "key-of-alan"):
+        assert printed[key] == ["None", f"{seed(key, 5)} {seed(key, 6)}"]
+    assert printed[None] == ["None", "5 6"]

@@ -65,3 +65,61 @@ def test_generated_notebooks_agree_with_their_sources():
     from course import nbsource
 
     assert nbsource.stale() == [], "run: python -m course.nbsource"
+
+
+# -- the course kernel -------------------------------------------------------------------------------
+
+def _notebooks():
+    from course import nbsource
+
+    return [source.with_suffix(".ipynb") for source in nbsource.sources()]
+
+
+def test_every_notebook_names_the_course_kernel_and_setup_registers_it():
+    import json
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from course.runtime import KERNEL_SPEC
+
+    names = {path.name: json.loads(path.read_text())["metadata"]["kernelspec"] for path in _notebooks()}
+    assert len(names) == 16 and all(spec == KERNEL_SPEC for spec in names.values()), names
+    registered = KernelSpecManager().get_kernel_spec(KERNEL_SPEC["name"])  # by scripts/setup.sh, which test.sh runs
+    assert registered.display_name == KERNEL_SPEC["display_name"]
+    assert Path(registered.argv[0]).resolve() == (REPO / ".venv" / "bin" / "python").resolve()
+
+
+def test_under_a_kernel_without_the_package_the_first_cell_says_how_to_get_it(tmp_path):
+    """A real kernel whose Python cannot import `course` runs each notebook's first code cell."""
+    import json
+    import sys
+
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    from course.runtime import KERNEL_HINT
+
+    spec = tmp_path / "kernels" / "no-course"
+    spec.mkdir(parents=True)
+    blocked = "import sys; sys.modules['course'] = None; from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+    spec.joinpath("kernel.json").write_text(json.dumps(
+        {"argv": [sys.executable, "-c", blocked, "-f", "{connection_file}"], "display_name": "no course",
+         "language": "python"}))
+    km = KernelManager(kernel_name="no-course",
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        for path in _notebooks():
+            first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+            errors = []
+            reply = kc.execute_interactive(first.source, timeout=60, output_hook=lambda m: errors.append(
+                m["content"]) if m["msg_type"] == "error" else None)
+            assert reply["content"]["status"] == "error", path.name
+            assert [(e["ename"], e["evalue"]) for e in errors] == [("ModuleNotFoundError", KERNEL_HINT)], path.name
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

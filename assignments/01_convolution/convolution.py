@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: CNN course (.venv)
 #     language: python
-#     name: python3
+#     name: cnn-course
 # ---
 
 # %% [markdown]
@@ -43,7 +43,14 @@
 # good sign, not a guarantee: write general code, not code for the example.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.runtime import start
+try:
+    from course.runtime import start
+except ModuleNotFoundError:  # a kernel whose Python lacks the course package
+    raise ModuleNotFoundError(
+        "This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+        "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+        "or install the package into this Python with: pip install -e COURSE_FOLDER"
+    ) from None
 
 profile = start()
 
@@ -53,7 +60,7 @@ import numpy as np
 import tensorflow as tf
 
 from course.data import photo
-from course.grading import expect_close, expect_shape, inexact_divisions
+from course.grading import expect_close, expect_shape, hidden_rng, hidden_seed, inexact_divisions
 from course.timing import best_time
 
 # %% [markdown]
@@ -159,7 +166,7 @@ x = np.arange(2 * 3 * 4 * 2, dtype=float).reshape(2, 3, 4, 2) + 1
 expect_close(zero_pad(x, 1), padded_by_hand(x, 1), "zero_pad(x of shape (2, 3, 4, 2), pad=1)",
              hint="pad the height and width axes on both sides; the batch and channel axes keep their size")
 ### BEGIN HIDDEN TESTS
-x = np.random.default_rng(1).normal(size=(1, 5, 2, 3))
+x = hidden_rng(1).normal(size=(1, 5, 2, 3))
 expect_close(zero_pad(x, 2), padded_by_hand(x, 2), "zero_pad(x of shape (1, 5, 2, 3), pad=2)", quiet=True)
 expect_close(zero_pad(x, 0), x, "zero_pad with pad=0 leaves the images unchanged", quiet=True)
 ### END HIDDEN TESTS
@@ -249,13 +256,13 @@ check_conv(conv_forward_naive, slide_x, slide_w, slide_b, 2, 1, "worked example 
 check_conv(conv_forward_naive, *random_case(0, (2, 6, 5, 3), (3, 3, 3, 4)), 1, 1, "random (2, 6, 5, 3) input, 4 filters 3x3, stride 1, pad 1")
 check_conv(conv_forward_naive, *random_case(1, (2, 7, 7, 2), (3, 3, 2, 3)), 2, 0, "random (2, 7, 7, 2) input, stride 2, no padding")
 ### BEGIN HIDDEN TESTS
-check_conv(conv_forward_naive, *random_case(2, (3, 9, 8, 2), (3, 3, 2, 2)), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
-check_conv(conv_forward_naive, *random_case(3, (1, 6, 7, 3), (2, 3, 3, 2)), 1, 0, "hidden: a 2x3 (non-square) filter", quiet=True)
-check_conv(conv_forward_naive, *random_case(4, (2, 4, 4, 5), (1, 1, 5, 3)), 1, 0, "hidden: 1x1 convolution", quiet=True)
-check_conv(conv_forward_naive, *random_case(5, (1, 5, 5, 1), (5, 5, 1, 1)), 2, 2, "hidden: one channel, 5x5 filter, pad 2, stride 2", quiet=True)
-check_conv(conv_forward_naive, *random_case(6, (2, 8, 10, 2), (3, 3, 2, 3)), 2, 0,
+check_conv(conv_forward_naive, *random_case(hidden_seed(2), (3, 9, 8, 2), (3, 3, 2, 2)), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
+check_conv(conv_forward_naive, *random_case(hidden_seed(3), (1, 6, 7, 3), (2, 3, 3, 2)), 1, 0, "hidden: a 2x3 (non-square) filter", quiet=True)
+check_conv(conv_forward_naive, *random_case(hidden_seed(4), (2, 4, 4, 5), (1, 1, 5, 3)), 1, 0, "hidden: 1x1 convolution", quiet=True)
+check_conv(conv_forward_naive, *random_case(hidden_seed(5), (1, 5, 5, 1), (5, 5, 1, 1)), 2, 2, "hidden: one channel, 5x5 filter, pad 2, stride 2", quiet=True)
+check_conv(conv_forward_naive, *random_case(hidden_seed(6), (2, 8, 10, 2), (3, 3, 2, 3)), 2, 0,
            "hidden: 3x3 filter, stride 2, no padding, on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
-check_conv(conv_forward_naive, *random_case(7, (1, 8, 7, 3), (3, 3, 3, 2)), 3, 0,
+check_conv(conv_forward_naive, *random_case(hidden_seed(7), (1, 8, 7, 3), (3, 3, 3, 2)), 3, 0,
            "hidden: 3x3 filter, stride 3, on 8x7: (8 - 3) / 3 = 1.67 and (7 - 3) / 3 = 1.33 are floored", quiet=True)
 ### END HIDDEN TESTS
 
@@ -325,8 +332,8 @@ x = np.arange(1 * 4 * 4 * 2, dtype=float).reshape(1, 4, 4, 2)
 check_im2col(x, 3, 3, 1, 0, "im2col of a (1, 4, 4, 2) input, 3x3 windows, stride 1")
 check_im2col(np.random.default_rng(0).normal(size=(2, 5, 6, 3)), 3, 3, 2, 1, "im2col, stride 2, pad 1")
 ### BEGIN HIDDEN TESTS
-check_im2col(np.random.default_rng(1).normal(size=(3, 7, 5, 2)), 2, 3, 2, 0, "hidden: 2x3 windows, stride 2", quiet=True)
-check_im2col(np.random.default_rng(2).normal(size=(1, 8, 8, 1)), 3, 3, 3, 1, "hidden: stride 3, pad 1", quiet=True)
+check_im2col(hidden_rng(1).normal(size=(3, 7, 5, 2)), 2, 3, 2, 0, "hidden: 2x3 windows, stride 2", quiet=True)
+check_im2col(hidden_rng(2).normal(size=(1, 8, 8, 1)), 3, 3, 3, 1, "hidden: stride 3, pad 1", quiet=True)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": false, "grade_id": "conv_forward_im2col", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -346,10 +353,10 @@ def conv_forward_im2col(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int
 check_conv(conv_forward_im2col, slide_x, slide_w, slide_b, 2, 1, "im2col version on the worked example")
 check_conv(conv_forward_im2col, *random_case(10, (2, 8, 7, 3), (3, 3, 3, 5)), 1, 1, "im2col version, random (2, 8, 7, 3) input, 5 filters")
 ### BEGIN HIDDEN TESTS
-check_conv(conv_forward_im2col, *random_case(11, (3, 10, 9, 2), (3, 3, 2, 4)), 3, 1, "hidden: stride 3", quiet=True)
-check_conv(conv_forward_im2col, *random_case(12, (1, 6, 7, 3), (2, 3, 3, 2)), 2, 1, "hidden: 2x3 filter", quiet=True)
-check_conv(conv_forward_im2col, *random_case(13, (2, 5, 5, 4), (1, 1, 4, 3)), 1, 0, "hidden: 1x1 convolution", quiet=True)
-check_conv(conv_forward_im2col, *random_case(14, (2, 10, 8, 3), (3, 3, 3, 2)), 2, 0,
+check_conv(conv_forward_im2col, *random_case(hidden_seed(11), (3, 10, 9, 2), (3, 3, 2, 4)), 3, 1, "hidden: stride 3", quiet=True)
+check_conv(conv_forward_im2col, *random_case(hidden_seed(12), (1, 6, 7, 3), (2, 3, 3, 2)), 2, 1, "hidden: 2x3 filter", quiet=True)
+check_conv(conv_forward_im2col, *random_case(hidden_seed(13), (2, 5, 5, 4), (1, 1, 4, 3)), 1, 0, "hidden: 1x1 convolution", quiet=True)
+check_conv(conv_forward_im2col, *random_case(hidden_seed(14), (2, 10, 8, 3), (3, 3, 3, 2)), 2, 0,
            "hidden: 3x3 filter, stride 2, no padding, on 10x8: (10 - 3) / 2 = 3.5 and (8 - 3) / 2 = 2.5 are floored", quiet=True)
 ### END HIDDEN TESTS
 
@@ -420,12 +427,12 @@ check_pool(x, 2, 2, "max", "max pooling 2x2, stride 2, on a (2, 4, 4, 3) input")
 check_pool(x, 2, 2, "avg", "average pooling 2x2, stride 2")
 check_pool(np.random.default_rng(1).normal(size=(1, 7, 7, 2)), 3, 2, "max", "overlapping max pooling 3x3, stride 2 (AlexNet's)")
 ### BEGIN HIDDEN TESTS
-check_pool(np.random.default_rng(2).normal(size=(3, 9, 6, 2)), 2, 2, "max", "hidden: odd height, 2x2/2 max", quiet=True)
-check_pool(np.random.default_rng(3).normal(size=(1, 5, 5, 4)), 3, 1, "avg", "hidden: 3x3/1 average", quiet=True)
-check_pool(np.random.default_rng(4).normal(size=(2, 8, 8, 1)), 4, 4, "max", "hidden: 4x4/4 max", quiet=True)
-check_pool(np.random.default_rng(5).normal(size=(2, 7, 9, 3)), 2, 2, "max",
+check_pool(hidden_rng(2).normal(size=(3, 9, 6, 2)), 2, 2, "max", "hidden: odd height, 2x2/2 max", quiet=True)
+check_pool(hidden_rng(3).normal(size=(1, 5, 5, 4)), 3, 1, "avg", "hidden: 3x3/1 average", quiet=True)
+check_pool(hidden_rng(4).normal(size=(2, 8, 8, 1)), 4, 4, "max", "hidden: 4x4/4 max", quiet=True)
+check_pool(hidden_rng(5).normal(size=(2, 7, 9, 3)), 2, 2, "max",
            "hidden: 2x2/2 max on 7x9: (7 - 2) / 2 = 2.5 and (9 - 2) / 2 = 3.5 are floored", quiet=True)
-check_pool(np.random.default_rng(6).normal(size=(1, 8, 10, 2)), 3, 3, "avg",
+check_pool(hidden_rng(6).normal(size=(1, 8, 10, 2)), 3, 3, "avg",
            "hidden: 3x3/3 average on 8x10: (8 - 3) / 3 = 1.67 and (10 - 3) / 3 = 2.33 are floored", quiet=True)
 ### END HIDDEN TESTS
 
@@ -487,7 +494,7 @@ def check_depthwise(kernel, channels, what, quiet=False):
 
 check_depthwise(np.arange(9.0).reshape(3, 3), 3, "depthwise weights for a 3x3 kernel, 3 channels")
 ### BEGIN HIDDEN TESTS
-check_depthwise(np.random.default_rng(5).normal(size=(2, 3)), 4, "hidden: a 2x3 kernel, 4 channels", quiet=True)
+check_depthwise(hidden_rng(5).normal(size=(2, 3)), 4, "hidden: a 2x3 kernel, 4 channels", quiet=True)
 check_depthwise(np.array([[2.0]]), 1, "hidden: a 1x1 kernel, 1 channel", quiet=True)
 ### END HIDDEN TESTS
 

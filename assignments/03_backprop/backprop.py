@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: CNN course (.venv)
 #     language: python
-#     name: python3
+#     name: cnn-course
 # ---
 
 # %% [markdown]
@@ -41,7 +41,14 @@
 # hint), then hidden checks with other shapes, strides and paddings.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.runtime import start
+try:
+    from course.runtime import start
+except ModuleNotFoundError:  # a kernel whose Python lacks the course package
+    raise ModuleNotFoundError(
+        "This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+        "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+        "or install the package into this Python with: pip install -e COURSE_FOLDER"
+    ) from None
 
 profile = start()
 
@@ -49,7 +56,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from course.grading import expect_close, expect_true, inexact_divisions, numerical_gradient
+from course.grading import (expect_close, expect_true, hidden_rng, hidden_seed, inexact_divisions,
+                            numerical_gradient)
 
 # %% [markdown]
 # ## Conventions and the forward pass
@@ -204,8 +212,8 @@ def check_db(seed, x_shape, w_shape, stride, pad, what, quiet=False):
 
 check_db(0, (2, 5, 5, 3), (3, 3, 3, 4), 1, 1, "db, (2, 5, 5, 3) input, 4 filters 3x3, stride 1, pad 1")
 ### BEGIN HIDDEN TESTS
-check_db(1, (3, 7, 6, 2), (3, 3, 2, 5), 2, 0, "hidden: db with stride 2", quiet=True)
-check_db(15, (2, 8, 10, 3), (3, 3, 3, 2), 2, 0,
+check_db(hidden_seed(1), (3, 7, 6, 2), (3, 3, 2, 5), 2, 0, "hidden: db with stride 2", quiet=True)
+check_db(hidden_seed(15), (2, 8, 10, 3), (3, 3, 3, 2), 2, 0,
          "hidden: db, 3x3 filters, stride 2 on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
 ### END HIDDEN TESTS
 
@@ -227,12 +235,12 @@ check_dw(2, (2, 5, 5, 3), (3, 3, 3, 4), 1, 1, "dw vs tf.GradientTape, stride 1, 
 check_dw(3, (2, 4, 4, 2), (3, 3, 2, 2), 1, 1, "dw vs numerical gradient, a tiny layer", numerical=True)
 check_dw(4, (2, 7, 7, 3), (3, 3, 3, 2), 2, 1, "dw vs tf.GradientTape, stride 2, pad 1")
 ### BEGIN HIDDEN TESTS
-check_dw(5, (3, 9, 8, 2), (3, 3, 2, 3), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
-check_dw(6, (2, 6, 7, 3), (2, 3, 3, 2), 1, 0, "hidden: 2x3 filters, no padding", quiet=True)
-check_dw(7, (2, 5, 4, 3), (1, 1, 3, 4), 2, 0, "hidden: 1x1 filters, stride 2", quiet=True)
-check_dw(16, (2, 8, 10, 2), (3, 3, 2, 3), 2, 0,
+check_dw(hidden_seed(5), (3, 9, 8, 2), (3, 3, 2, 3), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
+check_dw(hidden_seed(6), (2, 6, 7, 3), (2, 3, 3, 2), 1, 0, "hidden: 2x3 filters, no padding", quiet=True)
+check_dw(hidden_seed(7), (2, 5, 4, 3), (1, 1, 3, 4), 2, 0, "hidden: 1x1 filters, stride 2", quiet=True)
+check_dw(hidden_seed(16), (2, 8, 10, 2), (3, 3, 2, 3), 2, 0,
          "hidden: 3x3 filters, stride 2, no padding, on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
-check_dw(17, (1, 8, 7, 3), (3, 3, 3, 2), 3, 0,
+check_dw(hidden_seed(17), (1, 8, 7, 3), (3, 3, 3, 2), 3, 0,
          "hidden: 3x3 filters, stride 3 on 8x7: (8 - 3) / 3 = 1.67 and (7 - 3) / 3 = 1.33 are floored", quiet=True)
 ### END HIDDEN TESTS
 
@@ -255,13 +263,13 @@ check_dx(8, (2, 5, 5, 3), (3, 3, 3, 4), 1, 1, "dx vs tf.GradientTape, stride 1, 
 check_dx(9, (1, 4, 4, 2), (3, 3, 2, 2), 1, 1, "dx vs numerical gradient, a tiny layer", numerical=True)
 check_dx(10, (2, 7, 7, 3), (3, 3, 3, 2), 2, 1, "dx vs tf.GradientTape, stride 2, pad 1")
 ### BEGIN HIDDEN TESTS
-check_dx(11, (3, 9, 8, 2), (3, 3, 2, 3), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
-check_dx(12, (2, 6, 7, 3), (2, 3, 3, 2), 1, 0, "hidden: 2x3 filters, no padding", quiet=True)
-check_dx(13, (2, 5, 4, 3), (1, 1, 3, 4), 2, 0, "hidden: 1x1 filters, stride 2", quiet=True)
-check_dx(14, (1, 6, 6, 1), (5, 5, 1, 1), 2, 2, "hidden: one channel, 5x5 filter, stride 2, pad 2", numerical=True, quiet=True)
-check_dx(18, (2, 8, 10, 2), (3, 3, 2, 3), 2, 0,
+check_dx(hidden_seed(11), (3, 9, 8, 2), (3, 3, 2, 3), 3, 2, "hidden: stride 3, pad 2, size not a multiple of the stride", quiet=True)
+check_dx(hidden_seed(12), (2, 6, 7, 3), (2, 3, 3, 2), 1, 0, "hidden: 2x3 filters, no padding", quiet=True)
+check_dx(hidden_seed(13), (2, 5, 4, 3), (1, 1, 3, 4), 2, 0, "hidden: 1x1 filters, stride 2", quiet=True)
+check_dx(hidden_seed(14), (1, 6, 6, 1), (5, 5, 1, 1), 2, 2, "hidden: one channel, 5x5 filter, stride 2, pad 2", numerical=True, quiet=True)
+check_dx(hidden_seed(18), (2, 8, 10, 2), (3, 3, 2, 3), 2, 0,
          "hidden: 3x3 filters, stride 2, no padding, on 8x10: (8 - 3) / 2 = 2.5 and (10 - 3) / 2 = 3.5 are floored", quiet=True)
-check_dx(19, (1, 9, 7, 2), (3, 3, 2, 2), 3, 1,
+check_dx(hidden_seed(19), (1, 9, 7, 2), (3, 3, 2, 2), 3, 1,
          "hidden: 3x3 filters, stride 3, pad 1 on 9x7: (9 + 2 - 3) / 3 = 2.67 is floored", quiet=True)
 ### END HIDDEN TESTS
 
@@ -363,14 +371,14 @@ shared = np.random.default_rng(2).normal(size=(1, 5, 5, 2))
 shared[0, 2, 2, :] = 10.0  # the centre is the maximum of all four overlapping 3x3 windows
 check_pool_backward(shared, 3, 2, "overlapping 3x3 windows, stride 2, one input wins all four windows", seed=3)
 ### BEGIN HIDDEN TESTS
-check_pool_backward(np.random.default_rng(4).normal(size=(3, 9, 7, 2)), 3, 2, "hidden: 3x3/2 on a (3, 9, 7, 2) input", seed=4, quiet=True)
-check_pool_backward(np.random.default_rng(5).normal(size=(2, 5, 5, 1)), 2, 1, "hidden: 2x2 windows, stride 1", seed=5, quiet=True)
-check_pool_backward(np.random.default_rng(6).normal(size=(1, 8, 8, 4)), 4, 4, "hidden: 4x4/4", seed=6, quiet=True)
-check_pool_backward(np.random.default_rng(8).normal(size=(2, 7, 9, 3)), 2, 2,
-                    "hidden: 2x2/2 on 7x9: (7 - 2) / 2 = 2.5 and (9 - 2) / 2 = 3.5 are floored", seed=8, quiet=True)
-check_pool_backward(np.random.default_rng(9).normal(size=(1, 8, 10, 2)), 3, 3,
-                    "hidden: 3x3/3 on 8x10: (8 - 3) / 3 = 1.67 and (10 - 3) / 3 = 2.33 are floored", seed=9, quiet=True)
-small = np.random.default_rng(7).normal(size=(1, 4, 4, 1))
+check_pool_backward(hidden_rng(4).normal(size=(3, 9, 7, 2)), 3, 2, "hidden: 3x3/2 on a (3, 9, 7, 2) input", seed=hidden_seed(4), quiet=True)
+check_pool_backward(hidden_rng(5).normal(size=(2, 5, 5, 1)), 2, 1, "hidden: 2x2 windows, stride 1", seed=hidden_seed(5), quiet=True)
+check_pool_backward(hidden_rng(6).normal(size=(1, 8, 8, 4)), 4, 4, "hidden: 4x4/4", seed=hidden_seed(6), quiet=True)
+check_pool_backward(hidden_rng(8).normal(size=(2, 7, 9, 3)), 2, 2,
+                    "hidden: 2x2/2 on 7x9: (7 - 2) / 2 = 2.5 and (9 - 2) / 2 = 3.5 are floored", seed=hidden_seed(8), quiet=True)
+check_pool_backward(hidden_rng(9).normal(size=(1, 8, 10, 2)), 3, 3,
+                    "hidden: 3x3/3 on 8x10: (8 - 3) / 3 = 1.67 and (10 - 3) / 3 = 2.33 are floored", seed=hidden_seed(9), quiet=True)
+small = hidden_rng(7).normal(size=(1, 4, 4, 1))
 expect_close(max_pool_backward(np.ones((1, 2, 2, 1)), small, size=2, stride=2),
              numerical_gradient(lambda x_: x_.reshape(1, 2, 2, 2, 2, 1).max(axis=(2, 4)).sum(), small),  # 2x2/2 max pool in float64
              "hidden: numerical gradient of a 2x2/2 max pool", quiet=True)
@@ -445,8 +453,8 @@ def check_block(seed, n, d, h, residual, what, quiet=False):
 check_block(0, 4, 5, 5, False, "plain block, (4, 5) batch, hidden width 5")
 check_block(1, 4, 5, 5, True, "residual block, (4, 5) batch, hidden width 5")
 ### BEGIN HIDDEN TESTS
-check_block(2, 3, 6, 4, True, "hidden: residual block, hidden width 4 != D = 6", quiet=True)
-check_block(3, 1, 3, 7, False, "hidden: plain block, one example, hidden width 7", quiet=True)
+check_block(hidden_seed(2), 3, 6, 4, True, "hidden: residual block, hidden width 4 != D = 6", quiet=True)
+check_block(hidden_seed(3), 1, 3, 7, False, "hidden: plain block, one example, hidden width 7", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: CNN course (.venv)
 #     language: python
-#     name: python3
+#     name: cnn-course
 # ---
 
 # %% [markdown]
@@ -46,7 +46,14 @@
 # is graded, try other shapes, keep probabilities, momenta and a 4-D (convolutional) input.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.runtime import start
+try:
+    from course.runtime import start
+except ModuleNotFoundError:  # a kernel whose Python lacks the course package
+    raise ModuleNotFoundError(
+        "This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+        "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+        "or install the package into this Python with: pip install -e COURSE_FOLDER"
+    ) from None
 profile = start()
 
 import itertools
@@ -57,7 +64,8 @@ import numpy as np
 import tensorflow as tf
 
 from course import data
-from course.grading import expect_close, expect_raises, expect_shape, expect_true, numerical_gradient
+from course.grading import (expect_close, expect_raises, expect_shape, expect_true, hidden_rng, hidden_seed,
+                            numerical_gradient)
 
 (train_images, train_labels), _ = data.fashion_mnist()  # for the demos
 
@@ -222,19 +230,19 @@ expect_true(not np.array_equal(dropout_forward(x, 0.5, True, rng), first), "a ne
 ### BEGIN HIDDEN TESTS
 for keep_prob, scale_at, shape, seed in [(0.5, "train", (20, 10, 10, 50), 3), (0.3, "train", (200_000,), 4),
                                          (0.5, "test", (1000, 100), 5), (0.9, "test", (8, 25, 25, 20), 6)]:
-    check_training_dropout(keep_prob, scale_at, shape, seed)
-x = np.random.default_rng(9).normal(size=(30, 7))
-expect_close(dropout_forward(x, 1.0, True, np.random.default_rng(0)), x, "keep_prob=1.0: nothing is dropped",
+    check_training_dropout(keep_prob, scale_at, shape, hidden_seed(seed))
+x = hidden_rng(9).normal(size=(30, 7))
+expect_close(dropout_forward(x, 1.0, True, hidden_rng(0)), x, "keep_prob=1.0: nothing is dropped",
              hint="with keep_prob = 1 every unit survives and the scale is 1")
-x, ours = check_training_dropout(0.5, "train", (300, 300), seed=11)
-theirs = keras_dropout(x.astype(np.float32), 0.5, seed=11)
+x, ours = check_training_dropout(0.5, "train", (300, 300), seed=hidden_seed(11))
+theirs = keras_dropout(x.astype(np.float32), 0.5, seed=hidden_seed(11))
 # As above: each fraction within t = 0.0109 of 0.5 (n = 90,000) except with probability 1e-9, so P(fail) <= 2e-9.
 expect_close(np.mean(ours == 0), np.mean(theirs == 0), "fraction zeroed against keras.layers.Dropout(rate=0.5)",
              atol=2 * hoeffding_tolerance(np.ones(x.size)), rtol=0)
 for bad in (0.0, 1.5, -0.2):
-    expect_raises(lambda: dropout_forward(x, bad, True, np.random.default_rng(0)), ValueError,
+    expect_raises(lambda: dropout_forward(x, bad, True, hidden_rng(0)), ValueError,
                   f"keep_prob={bad}", hint="a keep probability must be in (0, 1]")
-expect_raises(lambda: dropout_forward(x, 0.5, True, np.random.default_rng(0), scale_at="sometimes"), ValueError,
+expect_raises(lambda: dropout_forward(x, 0.5, True, hidden_rng(0), scale_at="sometimes"), ValueError,
               "scale_at='sometimes'", hint="scale_at must be 'train' or 'test'")
 ### END HIDDEN TESTS
 
@@ -260,8 +268,8 @@ keras_output = keras.layers.Dropout(rate=0.2, seed=0, dtype="float32")(x, traini
 expect_close(dropout_forward(x, 0.8, training=False, rng=np.random.default_rng(0)), keras_output,
              "inference against keras.layers.Dropout(rate=0.2)(x, training=False)", hint="Keras returns x unchanged")
 ### BEGIN HIDDEN TESTS
-check_inference_dropout(0.5, (4, 6, 6, 3), seed=2)
-check_inference_dropout(0.25, (1000,), seed=3)
+check_inference_dropout(0.5, (4, 6, 6, 3), seed=hidden_seed(2))
+check_inference_dropout(0.25, (1000,), seed=hidden_seed(3))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -479,9 +487,9 @@ expect_close(out.std(axis=0), gamma * x.std(axis=0) / np.sqrt(x.var(axis=0) + 1e
              rtol=1e-7, hint="divide by sqrt(batch variance + epsilon), per channel, then multiply by gamma")
 print("\u2714 batch norm in training matches keras.layers.BatchNormalization (output and running statistics)")
 ### BEGIN HIDDEN TESTS
-check_batchnorm((4, 5, 6, 3), training=True, momentum=0.99, epsilon=1e-3, seed=3)
-check_batchnorm((2, 7), training=True, momentum=0.8, epsilon=1e-5, seed=4)
-check_batchnorm((3, 2, 2, 4), training=True, momentum=0.5, epsilon=1e-2, seed=5)
+check_batchnorm((4, 5, 6, 3), training=True, momentum=0.99, epsilon=1e-3, seed=hidden_seed(3))
+check_batchnorm((2, 7), training=True, momentum=0.8, epsilon=1e-5, seed=hidden_seed(4))
+check_batchnorm((3, 2, 2, 4), training=True, momentum=0.5, epsilon=1e-2, seed=hidden_seed(5))
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_batchnorm_inference", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -489,8 +497,8 @@ check_batchnorm((8, 5), training=False, momentum=0.9, epsilon=1e-3, seed=10)
 check_batchnorm((1, 6), training=False, momentum=0.99, epsilon=1e-3, seed=11)  # one example at a time
 print("\u2714 batch norm at inference matches keras.layers.BatchNormalization(training=False)")
 ### BEGIN HIDDEN TESTS
-check_batchnorm((5, 4, 4, 3), training=False, momentum=0.99, epsilon=1e-5, seed=12)
-check_batchnorm((1, 3, 3, 2), training=False, momentum=0.9, epsilon=1e-3, seed=13)
+check_batchnorm((5, 4, 4, 3), training=False, momentum=0.99, epsilon=1e-5, seed=hidden_seed(12))
+check_batchnorm((1, 3, 3, 2), training=False, momentum=0.9, epsilon=1e-3, seed=hidden_seed(13))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -645,9 +653,9 @@ check_backward((8, 4), epsilon=1e-3, seed=0, oracle=tape_gradients)
 check_backward((5, 3), epsilon=1e-3, seed=1, oracle=numerical_gradients)
 print("\u2714 batch norm backward matches tf.GradientTape and numerical gradients")
 ### BEGIN HIDDEN TESTS
-check_backward((3, 4, 4, 2), epsilon=1e-3, seed=2, oracle=tape_gradients)
-check_backward((2, 3, 3, 2), epsilon=1e-5, seed=3, oracle=numerical_gradients)
-check_backward((2, 6), epsilon=1e-2, seed=4, oracle=tape_gradients)
+check_backward((3, 4, 4, 2), epsilon=1e-3, seed=hidden_seed(2), oracle=tape_gradients)
+check_backward((2, 3, 3, 2), epsilon=1e-5, seed=hidden_seed(3), oracle=numerical_gradients)
+check_backward((2, 6), epsilon=1e-2, seed=hidden_seed(4), oracle=tape_gradients)
 ### END HIDDEN TESTS
 
 # %% [markdown]

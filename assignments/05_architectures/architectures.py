@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: CNN course (.venv)
 #     language: python
-#     name: python3
+#     name: cnn-course
 # ---
 
 # %% [markdown]
@@ -73,7 +73,14 @@
 # work is graded, so write general code.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.runtime import start
+try:
+    from course.runtime import start
+except ModuleNotFoundError:  # a kernel whose Python lacks the course package
+    raise ModuleNotFoundError(
+        "This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+        "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+        "or install the package into this Python with: pip install -e COURSE_FOLDER"
+    ) from None
 profile = start()
 
 import math

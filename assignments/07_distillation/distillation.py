@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: CNN course (.venv)
 #     language: python
-#     name: python3
+#     name: cnn-course
 # ---
 
 # %% [markdown]
@@ -37,7 +37,14 @@
 # **Total: 17 points** (13 autograded, 4 written)
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.runtime import start
+try:
+    from course.runtime import start
+except ModuleNotFoundError:  # a kernel whose Python lacks the course package
+    raise ModuleNotFoundError(
+        "This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+        "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+        "or install the package into this Python with: pip install -e COURSE_FOLDER"
+    ) from None
 
 profile = start()
 
@@ -49,7 +56,8 @@ import numpy as np
 import tensorflow as tf
 
 from course import arith, data, pretrained
-from course.grading import expect_close, expect_own_code, expect_shape, expect_true, gradients
+from course.grading import (expect_close, expect_own_code, expect_shape, expect_true, gradients, hidden_rng,
+                            hidden_seed)
 
 tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build many small models on purpose
 
@@ -108,7 +116,7 @@ for _t in (1.0, 4.0):
                            "softmax over the batch axis": _softmax_oracle(_z.T, _t).T},
                  hint="divide the logits by T, then take the softmax over the last axis")
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(7)
+_rng = hidden_rng(7)
 _z = (_rng.normal(size=(5, 10)) * 20).astype(np.float32)
 expect_close(softmax_with_temperature(_z, 1.0), _softmax_oracle(_z, 1.0), "softmax of large logits (T=1)",
              rtol=1e-4, atol=1e-6, hint="subtract the row maximum before exp, or use tf.nn.softmax")
@@ -237,13 +245,13 @@ expect_true(_g is not None and bool(np.all(np.isfinite(np.asarray(_g)))) and flo
             "gradient with respect to the student logits", "no (or no finite) gradient reaches the student's logits",
             hint="use TensorFlow / keras.ops operations only; no NumPy inside the loss")
 ### BEGIN HIDDEN TESTS
-_check_distillation_loss(seed=3, n=16, k=10, t=8.0, a=0.3)
-_check_distillation_loss(seed=4, n=1, k=3, t=1.0, a=0.7)
-_check_distillation_loss(seed=5, n=8, k=10, t=5.0, a=0.0)
+_check_distillation_loss(seed=hidden_seed(3), n=16, k=10, t=8.0, a=0.3)
+_check_distillation_loss(seed=hidden_seed(4), n=1, k=3, t=1.0, a=0.7)
+_check_distillation_loss(seed=hidden_seed(5), n=8, k=10, t=5.0, a=0.0)
 
 # Hinton's high-temperature limit: with alpha = 0 and zero-mean logits, the gradient of T^2 * KL with
 # respect to the student logits tends to (z - v) / (N * K) for a batch of N and K classes.
-_rng = np.random.default_rng(6)
+_rng = hidden_rng(6)
 _zs = _rng.normal(size=(4, 10)); _zs -= _zs.mean(axis=1, keepdims=True)
 _vs = _rng.normal(size=(4, 10)); _vs -= _vs.mean(axis=1, keepdims=True)
 _loss, (_g,) = gradients(distillation_loss, tf.constant([0, 1, 2, 3]), tf.constant(_zs.astype(np.float32)),

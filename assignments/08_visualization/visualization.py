@@ -1,9 +1,9 @@
 # ---
 # jupyter:
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: CNN course (.venv)
 #     language: python
-#     name: python3
+#     name: cnn-course
 # ---
 
 # %% [markdown]
@@ -49,7 +49,14 @@
 # gradient-ascent image can be written down by hand, and TensorFlow's own operations.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.runtime import start
+try:
+    from course.runtime import start
+except ModuleNotFoundError:  # a kernel whose Python lacks the course package
+    raise ModuleNotFoundError(
+        "This kernel's Python does not have the course package: choose Kernel > Change Kernel > "
+        "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
+        "or install the package into this Python with: pip install -e COURSE_FOLDER"
+    ) from None
 
 profile = start()
 
@@ -62,7 +69,8 @@ import tensorflow as tf
 
 from course import pretrained
 from course.data import CLASS_NAMES, fashion_mnist, normalise, photo, stratified_subset
-from course.grading import as_array, expect_close, expect_own_code, expect_shape, expect_true, gradients
+from course.grading import (as_array, expect_close, expect_own_code, expect_shape, expect_true, gradients,
+                            hidden_rng, hidden_seed)
 from course.viz import any_size, map_grid, neighbour_agreement, overlay, relu_swapped, signed_to_rgb, tsne_scatter
 
 if profile.is_grading:
@@ -267,8 +275,8 @@ expect_true(np.allclose(result.min(axis=(0, 1, 2)), 0) and np.allclose(result.ma
             f"maxima {result.max(axis=(0, 1, 2))}", hint="each filter's own minimum must map to 0 and maximum to 1")
 ### BEGIN HIDDEN TESTS
 check_normalise(model.get_layer("conv1").get_weights()[0], "hidden: the shipped model's conv1 filters", quiet=True)
-check_normalise(np.random.default_rng(1).normal(size=(5, 5, 3, 4)), "hidden: 5x5 RGB filters", quiet=True)
-flat = np.random.default_rng(2).normal(size=(3, 3, 1, 3))
+check_normalise(hidden_rng(1).normal(size=(5, 5, 3, 4)), "hidden: 5x5 RGB filters", quiet=True)
+flat = hidden_rng(2).normal(size=(3, 3, 1, 3))
 flat[..., 1] = 0.7
 check_normalise(flat, "hidden: a constant filter becomes zeros (no division by zero)", quiet=True)
 ### END HIDDEN TESTS
@@ -430,9 +438,9 @@ expect_close(scores[on_background], np.full(on_background.sum(), base), "squares
 expect_true(base - scores[on_object].mean() > 0.5, "covering the trousers lowers the trouser score",
             f"mean drop {base - scores[on_object].mean():.3f} on the object, expected > 0.5")
 ### BEGIN HIDDEN TESTS
-check_occlusion((6, 10, 2), 2, 0, patch=2, stride=3, fill=1.0, seed=2, what="hidden: 6x10x2, patch 2, stride 3",
+check_occlusion((6, 10, 2), 2, 0, patch=2, stride=3, fill=1.0, seed=hidden_seed(2), what="hidden: 6x10x2, patch 2, stride 3",
                 quiet=True)
-check_occlusion((5, 5, 1), 2, 1, patch=5, stride=1, fill=0.25, seed=3, what="hidden: one position (patch = image)",
+check_occlusion((5, 5, 1), 2, 1, patch=5, stride=1, fill=0.25, seed=hidden_seed(3), what="hidden: one position (patch = image)",
                 quiet=True)
 ### END HIDDEN TESTS
 
@@ -508,8 +516,8 @@ expect_shape(sal, (28, 28), "saliency of a 28x28x1 image: one value per pixel")
 expect_true(sal.min() >= 0 and sal.max() > 0, "saliency is non-negative and not all zero",
             f"min {sal.min():.3g}, max {sal.max():.3g}")
 ### BEGIN HIDDEN TESTS
-check_saliency_linear((4, 4, 1), 3, 0, seed=1, what="hidden: one channel", quiet=True)
-check_saliency_linear((7, 3, 2), 5, 4, seed=2, what="hidden: last class, 7x3x2", quiet=True)
+check_saliency_linear((4, 4, 1), 3, 0, seed=hidden_seed(1), what="hidden: one channel", quiet=True)
+check_saliency_linear((7, 3, 2), 5, 4, seed=hidden_seed(2), what="hidden: last class, 7x3x2", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -566,7 +574,7 @@ x_demo = np.array([[-2.0, -1.0, 0.5, 1.0], [3.0, -0.5, 2.0, -3.0]])
 upstream_demo = np.array([[1.0, -1.0, -2.0, 0.5], [2.0, 1.0, 1.5, -1.0]])
 check_guided_relu(x_demo, upstream_demo, "guided_relu on a 2x4 example")
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(5)
+rng = hidden_rng(5)
 check_guided_relu(rng.normal(size=(3, 5, 5, 2)), rng.normal(size=(3, 5, 5, 2)), "hidden: random 4-D tensors", quiet=True)
 ### END HIDDEN TESTS
 
@@ -792,8 +800,8 @@ expect_true(np.linalg.norm(penalised) < np.linalg.norm(free), "the L2 term shrin
             f"norm {np.linalg.norm(penalised):.2f} with l2=0.1, {np.linalg.norm(free):.2f} without",
             hint="the objective is score - l2 * sum(I**2)")
 ### BEGIN HIDDEN TESTS
-check_ascent((3, 5, 2), 4, 0, steps=15, learning_rate=0.05, l2=1.0, seed=1, what="hidden: 3x5x2, l2=1", quiet=True)
-check_ascent((2, 2, 1), 2, 1, steps=7, learning_rate=0.2, l2=0.0, seed=2, what="hidden: no penalty", quiet=True)
+check_ascent((3, 5, 2), 4, 0, steps=15, learning_rate=0.05, l2=1.0, seed=hidden_seed(1), what="hidden: 3x5x2, l2=1", quiet=True)
+check_ascent((2, 2, 1), 2, 1, steps=7, learning_rate=0.2, l2=0.0, seed=hidden_seed(2), what="hidden: no penalty", quiet=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -856,7 +864,7 @@ def check_penultimate(net, images, what, quiet=False):
 
 check_penultimate(model, x_test[:5], "penultimate_features of the shipped model (5 images)")
 ### BEGIN HIDDEN TESTS
-check_penultimate(relu_net(3), np.random.default_rng(3).normal(size=(4, 4, 4, 1)).astype(np.float32),
+check_penultimate(relu_net(3), hidden_rng(3).normal(size=(4, 4, 4, 1)).astype(np.float32),
                   "hidden: a small ReLU network", quiet=True)
 ### END HIDDEN TESTS
 
