@@ -290,3 +290,17 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+LECTURE_DATA = Path(__file__).resolve().parent.parent / "notebooks" / "data"
+
+
+def lecture_record(name: str) -> dict:
+    """A lecture notebook's precomputed record (``notebooks/data/NAME.json``), wherever the kernel started."""
+    import json
+
+    path = LECTURE_DATA / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python notebooks/data/{name}.py` once (its docstring "
+                                "says how long it takes), or use the full profile, which computes it live")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ whether the budget cut training short.
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 import keras
 
@@ -131,3 +132,33 @@ def plot_history(history, title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def train_curves(names: Sequence[str], train_images: int = 4000, validation_images: int = 1000, epochs: int = 6,
+                 batch_size: int = 128, learning_rate: float = 1e-3, seed: int = 0, verbose="auto") -> dict:
+    """Per-epoch training loss/accuracy and validation accuracy of each model: the same data, recipe and seed.
+
+    What lecture 04 compares (plain against residual networks of the same depth),
+    live in the full profile and precomputed by ``notebooks/data/depth_curves.py``.
+    Batch norm's momentum is 0.9 (`set_batchnorm_momentum`), so that validation
+    numbers mean something after a short run.
+    """
+    from course import data, models
+    from course.runtime import training_precision
+
+    (x, y), _ = data.fashion_mnist()
+    x, y = data.stratified_subset(x, y, train_images + validation_images, seed)
+    train_ds = data.make_dataset(x[:train_images], y[:train_images], batch_size, training=True, seed=seed)
+    val_ds = data.make_dataset(x[train_images:], y[train_images:], batch_size, training=False)
+    curves = {}
+    for name in names:
+        keras.utils.set_random_seed(seed)
+        with training_precision():  # mixed precision on a GPU with tensor cores, float32 here
+            model = set_batchnorm_momentum(models.build(name, input_shape=(28, 28, 1), num_classes=10))
+        history = fit(model, train_ds, val_ds, epochs=epochs, learning_rate=learning_rate,
+                            time_budget_s=float("inf"), verbose=verbose)
+        curves[name] = {key: [float(v) for v in values] for key, values in history.history.items()}
+        curves[name]["seconds"] = history.seconds
+        print(f"{name}: final training loss {curves[name]['loss'][-1]:.3f}, "
+              f"validation accuracy {curves[name]['val_accuracy'][-1]:.3f}, {history.seconds:.0f} s", flush=True)
+    return curves

@@ -42,9 +42,10 @@ import pandas as pd
 import tensorflow as tf
 
 from course import arith, data
+from course.demos import conv_stepper, fitted_size
 from course.plots import image_panel, number_grid
 from course.timing import best_time
-from course.widgets import LiveFigure, parse_kernel, player
+from course.widgets import LiveFigure, parse_kernel
 
 # %% [markdown]
 # ## 1.1 The worked example from the slides
@@ -123,65 +124,7 @@ print("recomputed o[:, :, 0] =", O[..., 0].astype(int).tolist(), " slide:", slid
 # fit** — (5 - 3 + 0)/3 + 1 is not a whole number.
 
 # %%
-stride_control = widgets.Dropdown(options=[1, 2, 3], value=2, description="stride")
-pad_control = widgets.Dropdown(options=[0, 1, 2], value=1, description="padding")
-play, step_control = player(steps=18, interval_ms=700)
-
-
-def output_size(n, f, stride, pad):
-    """The formula's size, or TensorFlow's (rounded down) size plus a warning when it does not fit."""
-    try:
-        return arith.conv_output_size(n, f, stride=stride, padding=pad), None
-    except ValueError as reason:
-        size = (n + 2 * pad - f) // stride + 1
-        return size, (f"<b>Does not fit:</b> {reason}.<br>TensorFlow does not complain: it silently "
-                      f"drops the border that does not fit and returns {size}x{size}.")
-
-
-def fit_steps(change=None):
-    """Both filters at every position: the number of steps follows the output size."""
-    n_out, _ = output_size(5, 3, stride_control.value, pad_control.value)
-    play.max = step_control.max = 2 * n_out * n_out - 1
-
-
-def draw_step(fig, stride, pad, step):
-    n_out, warning = output_size(5, 3, stride, pad)
-    step = min(step, 2 * n_out * n_out - 1)
-    k, position = divmod(step, n_out * n_out)
-    i, j = divmod(position, n_out)
-    out = tf_conv(X, W, B, stride, pad)
-    padded = np.pad(X, ((pad, pad), (pad, pad), (0, 0)))
-    is_pad = np.pad(np.zeros((5, 5), bool), pad, constant_values=True)
-    axes = fig.subplots(2, 5)
-    for c in range(3):
-        number_grid(axes[0, c], padded[..., c], f"input x[:, :, {c}]",
-                    highlight=(i * stride, j * stride, 3, 3), faded=is_pad)
-        number_grid(axes[1, c], W[..., c, k], f"filter w{k}[:, :, {c}]", cmap="RdBu")
-    done = np.arange(2 * n_out * n_out).reshape(2, n_out, n_out) > step
-    for kk in range(2):
-        number_grid(axes[0, 3 + kk], out[..., kk], f"output o[:, :, {kk}]",
-                    highlight=(i, j, 1, 1) if kk == k else None, faded=done[kk], cmap="Greens")
-    per_channel = [float(np.sum(padded[i * stride:i * stride + 3, j * stride:j * stride + 3, c] * W[..., c, k]))
-                   for c in range(3)]
-    total = sum(per_channel) + B[k]
-    text = "\n".join([f"o[{i}, {j}, {k}] =", *[f"  channel {c}: {v:+g}" for c, v in enumerate(per_channel)],
-                      f"  bias b{k}:  {B[k]:+g}", f"  total:     {total:g}",
-                      f"  (TensorFlow: {out[i, j, k]:g})"])
-    for ax in axes[1, 3:]:
-        ax.set_axis_off()
-    axes[1, 3].text(0, 0.5, text, family="monospace", fontsize=10, va="center")
-    fig.suptitle(f"stride {stride}, padding {pad}: output {n_out}x{n_out}x2, step {step + 1} of "
-                 f"{2 * n_out * n_out}")
-    return warning
-
-
-for control in (stride_control, pad_control):
-    control.observe(fit_steps, names="value")  # registered first, so it runs before the redraw
-fit_steps()
-step_control.value = 4  # the centre of the first output map, so the headless figure is not a corner
-LiveFigure(draw_step, {"stride": stride_control, "pad": pad_control, "step": step_control},
-           figsize=(12, 5.2), layout=widgets.VBox([widgets.HBox([stride_control, pad_control]),
-                                                   widgets.HBox([play, step_control])]))
+conv_stepper(X, W, B, tf_conv, stride=2, pad=1, first_step=4)  # the centre of o[:, :, 0]: not a corner
 
 # %% [markdown]
 # **Question for the class:** with stride 1 and padding 1 the output is 5x5,
@@ -196,7 +139,7 @@ LiveFigure(draw_step, {"stride": stride_control, "pad": pad_control, "step": ste
 rows = []
 for s in (1, 2, 3):
     for p in (0, 1, 2):
-        size, warning = output_size(5, 3, s, p)
+        size, warning = fitted_size(5, 3, s, p)
         rows.append({"stride": s, "padding": p, "output": f"{size}x{size}" if warning is None else "does not fit"})
 sizes = pd.DataFrame(rows).pivot(index="stride", columns="padding", values="output")
 sizes

@@ -39,6 +39,7 @@ import pandas as pd
 import tensorflow as tf
 
 from course import arith
+from course.demos import padding_explorer
 from course.widgets import LiveFigure
 
 # %% [markdown]
@@ -62,68 +63,14 @@ def keras_output_size(n, f, stride, padding):
     return shape[1]
 
 
-def pads(n, f, stride, padding):
-    """Zeros added (left, right) along one axis; 'same' pads like TensorFlow (the extra one on the right)."""
-    if padding == "valid":
-        return 0, 0
-    if padding == "same":
-        total = max((-(-n // stride) - 1) * stride + f - n, 0)
-        return total // 2, total - total // 2
-    return padding, padding
-
-
-def draw_positions(fig, n, f, stride, mode, pad):
-    padding = pad if mode == "a number P" else mode
-    left, right = pads(n, f, stride, padding)
-    width = n + left + right
-    try:
-        size, message = arith.conv_output_size(n, f, stride=stride, padding=padding), None
-    except ValueError as reason:
-        size, message = None, f"<b>Does not fit.</b> {reason}"
-    starts = list(range(0, width - f + 1, stride)) if width >= f else []
-    covered = np.zeros(width, bool)
-    for s in starts:
-        covered[s:s + f] = True
-    ax = fig.subplots()
-    for x in range(width):
-        is_pad = x < left or x >= left + n
-        colour = "0.85" if is_pad else ("tab:red" if not covered[x] else "tab:blue")
-        ax.add_patch(plt.Rectangle((x, 0), 0.95, 0.95, color=colour, alpha=0.35 if is_pad else 0.6))
-        ax.text(x + 0.47, 0.47, "0" if is_pad else str(x - left), ha="center", va="center", fontsize=8)
-    for row, s in enumerate(starts, start=1):
-        ax.add_patch(plt.Rectangle((s, -row * 0.7), f - 0.05, 0.5, color="tab:orange", alpha=0.8))
-        ax.text(s - 0.3, -row * 0.7 + 0.25, f"{row}", ha="right", va="center", fontsize=8)
-    ax.set_xlim(-1.5, max(width, 4) + 0.5)
-    ax.set_ylim(-(len(starts) + 1) * 0.7, 1.3)
-    ax.set_axis_off()
-    formula = (f"(N - F + 2P)/S + 1 = ({n} - {f} + 2*{left})/{stride} + 1 = {(n - f + 2 * left) / stride + 1:g}"
-               if not isinstance(padding, str) else f"padding='{padding}'")
-    dropped = int((~covered[left:left + n]).sum())
-    ax.set_title(f"N={n}, F={f}, S={stride}, {formula}\nformula: {size if size else 'does not fit'}   "
-                 f"Keras: {keras_output_size(n, f, stride, padding)}   "
-                 f"(blue: input pixels, grey: padding, red: {dropped} pixel(s) never seen)", fontsize=10)
-    return message
-
-
-def explorer(n=7, f=3, stride=2, mode="a number P", pad=0):
-    controls = {
-        "n": widgets.IntSlider(value=n, min=1, max=16, description="N (input)", continuous_update=False),
-        "f": widgets.IntSlider(value=f, min=1, max=7, description="F (filter)", continuous_update=False),
-        "stride": widgets.IntSlider(value=stride, min=1, max=4, description="S (stride)", continuous_update=False),
-        "mode": widgets.ToggleButtons(options=["a number P", "valid", "same"], value=mode, description="padding"),
-        "pad": widgets.IntSlider(value=pad, min=0, max=3, description="P", continuous_update=False),
-    }
-    return LiveFigure(draw_positions, controls, figsize=(9, 3.6))
-
-
-explorer()  # the slide: 7x7 input, 3x3 filter, stride 2 -> 3x3 output
+padding_explorer(keras_output_size, "Keras")  # the slide: 7x7 input, 3x3 filter, stride 2 -> 3x3 output
 
 # %% [markdown]
 # The slide's follow-up question: **and with stride 3?** Here is the same
 # explorer started there. The formula refuses; Keras quietly drops the last pixel.
 
 # %%
-explorer(stride=3)
+padding_explorer(keras_output_size, "Keras", stride=3)
 
 # %% [markdown]
 # The slides' examples in one table, formula beside Keras:

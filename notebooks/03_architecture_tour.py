@@ -45,58 +45,17 @@ from course import arith, models
 from course.models import compare
 from course.widgets import LiveFigure
 
-# The papers' numbers as the slides give them: (parameters, multiply-adds, where).
-PAPER = {
-    "lenet5_paper": (60_000, None, "LeCun et al. 1998: about 60,000 trainable parameters"),
-    "alexnet": (60e6, None, "AlexNet slide: 60M params"),
-    "vgg11": (133e6, None, "VGG Table 2, config A"),
-    "vgg11_lrn": (133e6, None, "VGG Table 2, config A-LRN"),
-    "vgg13": (133e6, None, "VGG Table 2, config B"),
-    "vgg16_conv1": (134e6, None, "VGG Table 2, config C"),
-    "vgg16": (138e6, None, "VGG Table 2, config D; VGG-16 slide: 138M"),
-    "vgg19": (144e6, None, "VGG Table 2, config E"),
-    "googlenet": (6.8e6, 1.5e9, "GoogLeNet table: sum of the params and ops columns"),
-    "resnet18": (None, 1.8e9, "ResNet 'Architectures for ImageNet': FLOPs"),
-    "resnet34": (None, 3.6e9, "ResNet table"),
-    "resnet50": (None, 3.8e9, "ResNet table"),
-    "resnet101": (None, 7.6e9, "ResNet table"),
-    "resnet152": (None, 11.3e9, "ResNet table"),
-}
 # The demo profile builds a few members of each family so that no cell waits
 # more than a few seconds; the full profile builds them all.
 FULL = profile.name == "full"
-
-
-def tour(names):
-    """compare.compare() beside the slides' numbers, as a readable table."""
-    frame = compare.compare(names)
-    frame["paper params"] = [PAPER.get(n, (None,))[0] for n in frame.index]
-    frame["paper MACs"] = [PAPER.get(n, (None, None))[1] for n in frame.index]
-    frame["params / paper"] = frame["params"] / frame["paper params"].astype(float)
-    frame["MACs / paper"] = frame["macs"] / frame["paper MACs"].astype(float)
-    frame["where"] = [PAPER.get(n, (None, None, ""))[2] for n in frame.index]
-    return frame
-
-
-def show(frame):
-    columns = ["input", "depth", "params", "paper params", "params / paper", "macs", "paper MACs",
-               "MACs / paper", "activation_mib", "where"]
-    millions = lambda v: "" if pd.isna(v) else f"{v / 1e6:,.2f}M"
-    billions = lambda v: "" if pd.isna(v) else f"{v / 1e9:,.2f}G"
-    ratio = lambda v: "" if pd.isna(v) else f"{v:.3f}"
-    return frame[columns].style.format({"params": millions, "paper params": millions, "macs": billions,
-                                        "paper MACs": billions, "params / paper": ratio,
-                                        "MACs / paper": ratio, "activation_mib": "{:,.1f} MiB"})
-
-
 tables = {}
 
 # %% [markdown]
 # ## 3.1 The first generation: LeNet-5, AlexNet, ZFNet, Network-in-Network, GoogLeNet
 
 # %%
-tables["early"] = tour(["lenet5_paper", "alexnet", "zfnet", "nin", "googlenet"])
-show(tables["early"])
+tables["early"] = compare.against_papers(["lenet5_paper", "alexnet", "zfnet", "nin", "googlenet"])
+compare.styled(tables["early"])
 
 # %% [markdown]
 # AlexNet's first layer, as the slide computes it: 96 filters of 11x11x3 at
@@ -116,9 +75,9 @@ print(f"input {alexnet.input_shape[1:]}, first conv output {conv1['output_shape'
 # ## 3.2 VGG: Table 2 and the memory walk-through
 
 # %%
-tables["vgg"] = tour(["vgg11", "vgg11_lrn", "vgg13", "vgg16_conv1", "vgg16", "vgg19"] if FULL
+tables["vgg"] = compare.against_papers(["vgg11", "vgg11_lrn", "vgg13", "vgg16_conv1", "vgg16", "vgg19"] if FULL
                      else ["vgg11", "vgg16", "vgg19"])
-show(tables["vgg"])
+compare.styled(tables["vgg"])
 
 # %% [markdown]
 # The VGG-16 slide adds up memory and parameters layer by layer: "TOTAL memory:
@@ -169,14 +128,14 @@ LiveFigure(draw_layers, {"name": widgets.Dropdown(options=["vgg16", "alexnet", "
 # ## 3.3 ResNet and DenseNet
 
 # %%
-tables["resnet"] = tour(["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] if FULL
+tables["resnet"] = compare.against_papers(["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] if FULL
                         else ["resnet18", "resnet50", "resnet152"])
-show(tables["resnet"])
+compare.styled(tables["resnet"])
 
 # %%
-tables["densenet"] = tour(["densenet121", "densenet169", "densenet201", "densenet264"] if FULL
+tables["densenet"] = compare.against_papers(["densenet121", "densenet169", "densenet201", "densenet264"] if FULL
                           else ["densenet121"])
-show(tables["densenet"])
+compare.styled(tables["densenet"])
 
 # %% [markdown]
 # ## 3.4 The whole tour in two pictures

@@ -40,9 +40,6 @@ except ModuleNotFoundError:  # a kernel whose Python lacks the course package
 profile = start()
 
 # %%
-import json
-from pathlib import Path
-
 import ipywidgets as widgets
 import keras
 import matplotlib.pyplot as plt
@@ -118,25 +115,18 @@ pd.DataFrame(rows).set_index("model")
 # The four networks trained with the same data, recipe and seed. In the demo
 # and grading profiles the curves come from `notebooks/data/depth_curves.json`
 # (written by `python notebooks/data/depth_curves.py`, which runs the function
-# below; its recipe is printed); the full profile trains them here.
+# below, `course.train.train_curves`; its recipe is printed); the full profile trains them here.
 
 # %%
-import sys
-
-sys.path.insert(0, str(Path.cwd() / "data"))  # notebooks/data/depth_curves.py: the same code, precomputed
-from depth_curves import train_curves  # noqa: E402
+from course.train import train_curves
 
 if profile.name == "full":
     recipe = {"train_images": 45000, "validation_images": 5000, "epochs": profile.epochs,
               "batch_size": profile.batch_size, "learning_rate": 1e-3, "seed": 0}
-    curves = train_curves(**recipe, verbose="auto")
+    curves = train_curves(("plain20", "plain56", "resnet20", "resnet56"), **recipe)
     source = "trained live in this notebook"
 else:
-    precomputed = Path.cwd() / "data" / "depth_curves.json"
-    if not precomputed.is_file():
-        raise FileNotFoundError(f"{precomputed} is missing: run `python notebooks/data/depth_curves.py` once "
-                                "(about 11 minutes on a 2-core CPU), or use the full profile to train live")
-    record = json.loads(precomputed.read_text(encoding="utf-8"))
+    record = data.lecture_record("depth_curves")
     recipe, curves = record["recipe"], record["curves"]
     source = f"precomputed ({record['machine']}; {record['command']})"
 print(f"curves {source}\nrecipe: {recipe}")

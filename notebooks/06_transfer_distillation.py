@@ -38,10 +38,7 @@ except ModuleNotFoundError:  # a kernel whose Python lacks the course package
 profile = start()
 
 # %%
-import json
-import sys
 import time
-from pathlib import Path
 
 import ipywidgets as widgets
 import keras
@@ -288,10 +285,9 @@ LiveFigure(draw_soft_targets, {
 # something to add.
 
 # %%
-sys.path.insert(0, str(Path.cwd() / "data"))  # notebooks/data/distillation_search.py: the search and its choice
-from distillation_search import CHOSEN  # noqa: E402
+from course.distill import LECTURE_SETTING as CHOSEN  # what notebooks/data/distillation_search.py chose
 
-search = json.loads((Path.cwd() / "data" / "distillation_search.json").read_text(encoding="utf-8"))
+search = data.lecture_record("distillation_search")
 print(f"chosen setting: {CHOSEN}")
 student_hidden, train_images, epochs = CHOSEN["hidden_units"], CHOSEN["train_images"], CHOSEN["epochs"]
 temperature, alpha = CHOSEN["temperature"], CHOSEN["alpha"]

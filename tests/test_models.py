@@ -17,7 +17,8 @@ import pytest
 
 from course import arith, models
 from course.models import blocks
-from course.models.compare import ILSVRC_TOP5, PAPER_TOP5, compare, network_depth, plot_comparison
+from course.models.compare import (ILSVRC_TOP5, PAPER_SIZES, PAPER_TOP5, against_papers, compare, network_depth,
+                                   plot_comparison, styled)
 from course.models.layers import (DropPath, LocalResponseNormalization, PartiallyConnectedConv2D,
                                   TrainableSubsampling, ZeroPadShortcut)
 
@@ -526,3 +527,15 @@ def test_under_mixed_precision_layers_compute_in_float16_but_outputs_stay_float3
     assert convs and all(layer.compute_dtype == "float16" for layer in convs)
     assert all(layer.variable_dtype == "float32" for layer in convs)  # master weights
     assert [output.dtype for output in model.outputs] == ["float32"] * len(model.outputs)
+
+
+def test_against_papers_puts_our_counts_beside_the_papers():
+    frame = against_papers(["vgg16", "resnet50", "lenet5"])
+    vgg16 = keras.applications.VGG16(weights=None).count_params()  # the oracle: 138,357,544
+    assert frame.loc["vgg16", "params"] == vgg16
+    assert frame.loc["vgg16", "params / paper"] == pytest.approx(vgg16 / 138e6)
+    assert frame.loc["resnet50", "MACs / paper"] == pytest.approx(frame.loc["resnet50", "macs"] / 3.8e9)
+    assert 0.95 < frame.loc["resnet50", "MACs / paper"] < 1.15  # He et al.'s 3.8 GFLOPs are multiply-adds
+    assert frame.loc["vgg16", "where"] == PAPER_SIZES["vgg16"][2] and frame.loc["lenet5", "where"] == ""
+    html = styled(frame).to_html()
+    assert "138.36M" in html and "138.00M" in html and "1.003" in html

@@ -2,8 +2,9 @@
 
 `compare` tabulates depth, parameters, multiply-adds and activation memory
 of any list of model names, beside the ImageNet top-5 errors the lectures
-quote; `plot_comparison` draws it as the slide does (error against
-operations, bubble area proportional to parameters).
+quote; `against_papers` sets our counts beside the papers' (`PAPER_SIZES`), and
+`styled` formats that table for the lecture; `plot_comparison` draws it as the
+slide does (error against operations, bubble area proportional to parameters).
 """
 from __future__ import annotations
 
@@ -34,6 +35,25 @@ ILSVRC_TOP5 = {
     "vgg16": 7.32,      # VGG 2014, 2nd place
     "googlenet": 6.67,  # GoogLeNet 2014, 1st place
     "resnet152": 3.57,  # ResNet 2015, 1st place
+}
+
+# Sizes as the papers and the lecture slides give them: (parameters, multiply-adds, where), for
+# `against_papers`.
+PAPER_SIZES = {
+    "lenet5_paper": (60_000, None, "LeCun et al. 1998: about 60,000 trainable parameters"),
+    "alexnet": (60e6, None, "AlexNet slide: 60M params"),
+    "vgg11": (133e6, None, "VGG Table 2, config A"),
+    "vgg11_lrn": (133e6, None, "VGG Table 2, config A-LRN"),
+    "vgg13": (133e6, None, "VGG Table 2, config B"),
+    "vgg16_conv1": (134e6, None, "VGG Table 2, config C"),
+    "vgg16": (138e6, None, "VGG Table 2, config D; VGG-16 slide: 138M"),
+    "vgg19": (144e6, None, "VGG Table 2, config E"),
+    "googlenet": (6.8e6, 1.5e9, "GoogLeNet table: sum of the params and ops columns"),
+    "resnet18": (None, 1.8e9, "ResNet 'Architectures for ImageNet': FLOPs"),
+    "resnet34": (None, 3.6e9, "ResNet table"),
+    "resnet50": (None, 3.8e9, "ResNet table"),
+    "resnet101": (None, 7.6e9, "ResNet table"),
+    "resnet152": (None, 11.3e9, "ResNet table"),
 }
 
 
@@ -114,3 +134,28 @@ def plot_comparison(frame, ax=None):
     ax.set_title("Architectures: error vs. operations (bubble area ~ parameters; grey: no error quoted)")
     ax.grid(True, alpha=0.3)
     return ax
+
+
+def against_papers(names: Iterable[str]):
+    """`compare`'s rows beside the papers' parameter and multiply-add counts (`PAPER_SIZES`), with their ratios."""
+    frame = compare(names)
+    frame["paper params"] = [PAPER_SIZES.get(n, (None,))[0] for n in frame.index]
+    frame["paper MACs"] = [PAPER_SIZES.get(n, (None, None))[1] for n in frame.index]
+    frame["params / paper"] = frame["params"] / frame["paper params"].astype(float)
+    frame["MACs / paper"] = frame["macs"] / frame["paper MACs"].astype(float)
+    frame["where"] = [PAPER_SIZES.get(n, (None, None, ""))[2] for n in frame.index]
+    return frame
+
+
+def styled(frame):
+    """An `against_papers` table as the lecture shows it: millions, billions, ratios to three places."""
+    import pandas as pd
+
+    columns = ["input", "depth", "params", "paper params", "params / paper", "macs", "paper MACs",
+               "MACs / paper", "activation_mib", "where"]
+    millions = (lambda v: "" if pd.isna(v) else f"{v / 1e6:,.2f}M")
+    billions = (lambda v: "" if pd.isna(v) else f"{v / 1e9:,.2f}G")
+    ratio = (lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    return frame[columns].style.format({"params": millions, "paper params": millions, "macs": billions,
+                                        "paper MACs": billions, "params / paper": ratio,
+                                        "MACs / paper": ratio, "activation_mib": "{:,.1f} MiB"})
