@@ -304,3 +304,19 @@ def lecture_record(name: str) -> dict:
         raise FileNotFoundError(f"{path} is missing: run `python notebooks/data/{name}.py` once (its docstring "
                                 "says how long it takes), or use the full profile, which computes it live")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def digits_28x28() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits as 28x28 uint8 images like Fashion-MNIST's: a 20x20 digit, 4 pixels margin."""
+    from skimage.transform import resize
+
+    images, labels = digits()
+    big = np.stack([resize(image / 16.0, (20, 20), order=1, anti_aliasing=False) for image in images])
+    return np.pad((big * 255).round().astype(np.uint8), ((0, 0), (4, 4), (4, 4))), labels.astype(np.int64)
+
+
+def fashion_classes(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
+    """The images of ``classes``, labels renumbered 0..len(classes)-1 in the order given."""
+    classes = np.asarray(classes)
+    keep = np.isin(y, classes)
+    return x[keep], np.argmax(y[keep, None] == classes[None, :], axis=1).astype(np.int64)

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from course.train import accuracy, predict
+
 # The lecture's setting (notebook 06 and assignment 07's full profile), which notebooks/data/distillation_search.py
 # chose: a clear gain, every seed agreeing, a student with 20 times fewer multiply-adds than the teacher,
 # and one seed in under ten CPU seconds.
@@ -58,7 +60,7 @@ class Distiller(keras.Model):
     tape, and updates only the student's variables. ``fit(x, (y, teacher_logits))``
     uses logits computed beforehand instead: without data augmentation the
     teacher's answer for an image never changes, so computing it once
-    (`predict_logits`) saves the teacher's forward pass in every epoch, most of
+    (`course.train.predict`) saves the teacher's forward pass in every epoch, most of
     the cost when the student is small. ``evaluate`` judges the student alone:
     hard-label cross-entropy and accuracy.
     """
@@ -117,12 +119,6 @@ def mlp_student(hidden_units: int = 32, num_classes: int = 10, input_shape: tupl
     return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits", dtype="float32")(x), name=f"mlp{hidden_units}")
 
 
-def predict_logits(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Inference-mode logits by direct calls in batches (a teacher's are computed once, see `Distiller`)."""
-    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
-                           for i in range(0, len(x), batch_size)]).astype(np.float32)
-
-
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     """Test accuracies of the student alone and distilled, one entry per seed (same order as ``seeds``)."""
@@ -163,7 +159,7 @@ def compare_students(build_student: Callable[[], keras.Model], teacher: keras.Mo
         raise ValueError("give at least one seed; three or more show the seed-to-seed spread")
     y_train = np.asarray(y_train, np.int64)
     if train_logits is None:
-        train_logits = predict_logits(teacher, x_train)
+        train_logits = predict(teacher, x_train)
     steps = epochs * -(-len(y_train) // batch_size)
 
     def batches(targets):
@@ -189,8 +185,3 @@ def compare_students(build_student: Callable[[], keras.Model], teacher: keras.Mo
         alone.append(accuracy(solo, x_test, y_test))
         distilled.append(accuracy(twin, x_test, y_test))
     return Comparison(tuple(seeds), tuple(alone), tuple(distilled))
-
-
-def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
-    """Top-1 accuracy from inference-mode logits."""
-    return float(np.mean(np.argmax(predict_logits(model, x), axis=1) == np.asarray(y)))

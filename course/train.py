@@ -12,6 +12,8 @@ import time
 from typing import Sequence
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from course.runtime import Profile, current_profile
 
@@ -162,3 +164,28 @@ def train_curves(names: Sequence[str], train_images: int = 4000, validation_imag
         print(f"{name}: final training loss {curves[name]['loss'][-1]:.3f}, "
               f"validation accuracy {curves[name]['val_accuracy'][-1]:.3f}, {history.seconds:.0f} s", flush=True)
     return curves
+
+
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Inference-mode outputs (logits or probabilities, float32) by direct calls in batches.
+
+    No ``predict`` function to trace: cheap for the many small models a lecture builds.
+    """
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)]).astype(np.float32)
+
+
+def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 accuracy of inference-mode outputs (the argmax of logits and of probabilities is the same)."""
+    return float(np.mean(np.argmax(predict(model, x), axis=1) == np.asarray(y)))
+
+
+def fit_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
+               seed: int = 0) -> None:
+    """``epochs`` passes over (x, y), reshuffled each pass, as one long Keras epoch.
+
+    One ``fit`` epoch over a repeated dataset does the same steps as ``fit(epochs=...)``
+    without Keras' fixed cost per epoch, which dominates when an epoch is a few batches.
+    """
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).repeat(epochs).batch(batch_size)
+    model.fit(batches, shuffle=False, verbose=0)

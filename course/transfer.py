@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from course import pretrained
-from course.train import batchnorm_layers, compile_classifier
+from course.train import accuracy, batchnorm_layers, compile_classifier, fit_arrays, predict
 
 SOURCE = "fashion_source5"
 SOURCE_CLASSES = pretrained.entry(SOURCE).classes  # the Fashion-MNIST classes the source was trained on
@@ -106,16 +106,6 @@ def set_top_trainable(top: keras.Model, trainable: bool) -> None:
             layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def predict(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Inference-mode outputs by direct calls in batches (no predict function to trace)."""
-    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
-                           for i in range(0, len(x), batch_size)])
-
-
-def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(predict(model, x), axis=1) == np.asarray(y)))
-
-
 @dataclasses.dataclass(frozen=True)
 class Budget:
     """One cell's training budget: E epochs; scratch and feature extraction get 2E, fine-tuning E + E."""
@@ -150,50 +140,22 @@ def measure_cell(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
         # A faster batch-norm moving average: a few dozen steps must be enough for its statistics.
         scratch = pretrained.fashion_cnn_architecture(num_classes, bn_momentum=0.9, name="scratch")
         compile_classifier(scratch, budget.learning_rate, from_logits=True, decay_steps=2 * steps)
-        train(scratch, x_train, y_train, 2 * budget.epochs, batch_size, budget.seed)
+        fit_arrays(scratch, x_train, y_train, 2 * budget.epochs, batch_size, budget.seed)
         results["from scratch"] = accuracy(scratch, x_test, y_test)
     if {"feature extraction", "fine-tuning"} & set(strategies):
         keras.utils.set_random_seed(budget.seed)
         bottom, top = split(pretrained.load(SOURCE), TOP_LAYER, num_classes)
         h_train, h_test = predict(bottom, x_train), predict(bottom, x_test)  # the frozen part, run once
         compile_classifier(top, budget.learning_rate, from_logits=True, decay_steps=2 * steps)
-        train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
+        fit_arrays(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
         head_after_e = top.get_layer("head").get_weights()
-        train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
+        fit_arrays(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
         results["feature extraction"] = accuracy(top, h_test, y_test)
         if "fine-tuning" in strategies:
             top.get_layer("head").set_weights(head_after_e)  # the reused layers were frozen: still the source's
             set_top_trainable(top, True)
             compile_classifier(top, budget.learning_rate * budget.fine_tune_factor, from_logits=True,
                                decay_steps=steps)
-            train(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
+            fit_arrays(top, h_train, y_train, budget.epochs, batch_size, budget.seed)
             results["fine-tuning"] = accuracy(top, h_test, y_test)
     return {s: results[s] for s in strategies}
-
-
-def train(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int = 0) -> None:
-    """``epochs`` passes over (x, y), reshuffled each pass, as one long Keras epoch.
-
-    One ``fit`` epoch over a repeated dataset does the same steps as ``fit(epochs=...)``
-    without Keras' fixed cost per epoch, which dominates when an epoch is a few batches.
-    """
-    batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).repeat(epochs).batch(batch_size)
-    model.fit(batches, shuffle=False, verbose=0)
-
-
-def digits_28x28() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8x8 digits as 28x28 uint8 images like Fashion-MNIST's: a 20x20 digit, 4 pixels margin."""
-    from skimage.transform import resize
-
-    from course import data
-
-    images, labels = data.digits()
-    big = np.stack([resize(image / 16.0, (20, 20), order=1, anti_aliasing=False) for image in images])
-    return np.pad((big * 255).round().astype(np.uint8), ((0, 0), (4, 4), (4, 4))), labels.astype(np.int64)
-
-
-def fashion_classes(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
-    """The images of ``classes``, labels renumbered 0..len(classes)-1 in the order given."""
-    classes = np.asarray(classes)
-    keep = np.isin(y, classes)
-    return x[keep], np.argmax(y[keep, None] == classes[None, :], axis=1).astype(np.int64)

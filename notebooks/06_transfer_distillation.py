@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from course import arith, data, distill, pretrained, transfer
+from course import arith, data, distill, pretrained, train, transfer
 from course.widgets import LiveFigure
 
 tf.get_logger().setLevel("ERROR")  # we build many small models on purpose: no retracing notices
@@ -64,14 +64,14 @@ tf.get_logger().setLevel("ERROR")  # we build many small models on purpose: no r
 
 # %%
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.fashion_mnist()
-x_digits, y_digits = transfer.digits_28x28()
+x_digits, y_digits = data.digits_28x28()
 digit_test_idx, _ = data.stratified_subset(np.arange(len(y_digits)), y_digits, 500, seed=0)
 digit_train = np.setdiff1d(np.arange(len(y_digits)), digit_test_idx)
 for role, classes in (("source", transfer.SOURCE_CLASSES), ("similar target", transfer.SIMILAR_CLASSES)):
     print(f"{role:15s}: {', '.join(data.CLASS_NAMES[c] for c in classes)}")
 targets = {  # name -> (training pool, test set), uint8 images
-    "similar": (transfer.fashion_classes(x_train_all, y_train_all, transfer.SIMILAR_CLASSES),
-                transfer.fashion_classes(x_test_all, y_test_all, transfer.SIMILAR_CLASSES)),
+    "similar": (data.fashion_classes(x_train_all, y_train_all, transfer.SIMILAR_CLASSES),
+                data.fashion_classes(x_test_all, y_test_all, transfer.SIMILAR_CLASSES)),
     "different": ((x_digits[digit_train], y_digits[digit_train]), (x_digits[digit_test_idx], y_digits[digit_test_idx])),
 }
 source_images = x_train_all[np.isin(y_train_all, transfer.SOURCE_CLASSES)]
@@ -250,7 +250,7 @@ examples = {data.CLASS_NAMES[c]: int(np.flatnonzero(y_test_all == c)[0]) for c i
 
 def draw_soft_targets(fig, image, temperature):
     index = examples[image]
-    logits = distill.predict_logits(teacher, data.normalise(x_test_all[index:index + 1]))[0]
+    logits = train.predict(teacher, data.normalise(x_test_all[index:index + 1]))[0]
     ax_image, ax_bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 4]})
     ax_image.imshow(x_test_all[index], cmap="gray")
     ax_image.set_axis_off()
@@ -300,8 +300,8 @@ x_judge, y_judge = data.stratified_subset(x_test_all, y_test_all, 2000 if profil
 if profile.name == "full":
     x_judge, y_judge = x_test_all, y_test_all
 x_judge = data.normalise(x_judge)
-teacher_accuracy = distill.accuracy(teacher, x_judge, y_judge)
-train_logits = distill.predict_logits(teacher, x_students)  # the teacher's soft targets, computed once
+teacher_accuracy = train.accuracy(teacher, x_judge, y_judge)
+train_logits = train.predict(teacher, x_students)  # the teacher's soft targets, computed once
 for label, model in (("student", distill.mlp_student(student_hidden)), ("teacher", teacher)):
     print(f"{label}: {model.count_params():8,} parameters, {arith.model_macs(model):10,} multiply-adds per image")
 print(f"teacher test accuracy on {len(y_judge):,} images: {teacher_accuracy:.3f}")

@@ -129,3 +129,18 @@ def test_digits_and_photos_ship_offline():
     assert small.ndim == 2 and min(small.shape) == 64
     with pytest.raises(ValueError, match="choose one of"):
         data.photo("lena")
+
+
+def test_fashion_classes_renumbers_in_the_order_given():
+    x = np.arange(6)
+    y = np.array([5, 9, 0, 7, 5, 3])
+    xs, ys = data.fashion_classes(x, y, [5, 7, 9])
+    np.testing.assert_array_equal(xs, [0, 1, 3, 4])
+    np.testing.assert_array_equal(ys, [0, 2, 1, 0])
+
+
+def test_digits_look_like_fashion_mnist_images():
+    x, y = data.digits_28x28()
+    assert x.shape == (1797, 28, 28) and x.dtype == np.uint8 and set(np.unique(y)) == set(range(10))
+    assert x[:, :4].max() == 0 and x[:, -4:].max() == 0  # the 4-pixel margin
+    assert x.max() > 200  # strokes as bright as Fashion-MNIST's

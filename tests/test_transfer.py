@@ -20,7 +20,7 @@ def changed(before, after):
 @pytest.fixture(scope="module")
 def images(fashion):
     (x, y), _ = fashion
-    x, y = transfer.fashion_classes(x, y, transfer.SIMILAR_CLASSES)
+    x, y = data.fashion_classes(x, y, transfer.SIMILAR_CLASSES)
     return data.normalise(x[:48]), y[:48]
 
 
@@ -33,21 +33,6 @@ def features_oracle(x):
 def test_similar_target_is_what_the_source_never_saw():
     assert sorted(transfer.SOURCE_CLASSES + transfer.SIMILAR_CLASSES) == list(range(10))
     assert len(transfer.SIMILAR_CLASSES) == 5
-
-
-def test_fashion_classes_renumbers_in_the_order_given():
-    x = np.arange(6)
-    y = np.array([5, 9, 0, 7, 5, 3])
-    xs, ys = transfer.fashion_classes(x, y, [5, 7, 9])
-    np.testing.assert_array_equal(xs, [0, 1, 3, 4])
-    np.testing.assert_array_equal(ys, [0, 2, 1, 0])
-
-
-def test_digits_look_like_fashion_mnist_images():
-    x, y = transfer.digits_28x28()
-    assert x.shape == (1797, 28, 28) and x.dtype == np.uint8 and set(np.unique(y)) == set(range(10))
-    assert x[:, :4].max() == 0 and x[:, -4:].max() == 0  # the 4-pixel margin
-    assert x.max() > 200  # strokes as bright as Fashion-MNIST's
 
 
 @pytest.mark.slow
@@ -136,7 +121,7 @@ def test_split_trains_exactly_like_the_whole_model(images, fine_tune):
 def test_measure_cell_reports_every_strategy(images, fashion):
     x, y = images
     (_, _), (xt, yt) = fashion
-    xt, yt = transfer.fashion_classes(xt, yt, transfer.SIMILAR_CLASSES)
+    xt, yt = data.fashion_classes(xt, yt, transfer.SIMILAR_CLASSES)
     result = transfer.measure_cell(x, y, data.normalise(xt[:200]), yt[:200], transfer.Budget(epochs=5))
     assert list(result) == list(transfer.STRATEGIES)
     assert all(0.0 <= acc <= 1.0 for acc in result.values())

@@ -38,13 +38,13 @@ CONFIGS = [
 def run(configs=CONFIGS, seeds=(0, 1, 2), batch_size: int = 64) -> list[dict]:
     import numpy as np
 
-    from course import data, distill, pretrained
+    from course import data, distill, pretrained, train
 
     teacher = pretrained.load("fashion_cnn")
     (x_train, y_train), (x_test, y_test) = data.fashion_mnist()
     x_test, y_test = data.stratified_subset(x_test, y_test, TEST_IMAGES, seed=1)
     x_test = data.normalise(x_test)
-    teacher_accuracy = distill.accuracy(teacher, x_test, y_test)
+    teacher_accuracy = train.accuracy(teacher, x_test, y_test)
     print(f"teacher fashion_cnn: test accuracy {teacher_accuracy:.3f} on {len(y_test):,} images", flush=True)
     rows = []
     for hidden, n, epochs, temperature, alpha in configs:
