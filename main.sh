@@ -19,9 +19,9 @@ else
   step "Autograder: not there yet (autograder/ is still being built); skipped"
 fi
 
-if [ -f course/nbrun.py ] && ls notebooks/*.ipynb >/dev/null 2>&1; then
+if [ -f tools/nbrun.py ] && ls notebooks/*.ipynb >/dev/null 2>&1; then
   step "Lecture notebooks: executing each in the demo profile"
-  $PY -m course.nbrun notebooks --profile demo --out "$workdir/notebooks"
+  $PY -m tools.nbrun notebooks --profile demo --out "$workdir/notebooks"
 else
   step "Lecture notebooks: none yet; skipped"
 fi

@@ -25,7 +25,8 @@ import sys
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tools import REPO
+
 ASSIGNMENTS_DIR = REPO / "assignments"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples" / "assignments"
 DEFAULT_WORKDIR = REPO / "work"
@@ -46,7 +47,7 @@ class LayoutError(ValueError):
 
 
 def _is_notebook_source(path: Path) -> bool:
-    from course.nbsource import is_notebook_source
+    from tools.nbsource import is_notebook_source
 
     return path.suffix == ".py" and is_notebook_source(path)
 
@@ -165,7 +166,7 @@ class Workspace:
                 continue
             if _is_notebook_source(path):
                 if not path.with_suffix(".ipynb").exists():
-                    from course.nbsource import render
+                    from tools.nbsource import render
 
                     with warnings.catch_warnings():  # nbformat's notice about cell ids that render() adds itself
                         warnings.simplefilter("ignore")

@@ -25,14 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from nbgrader.api import Gradebook
 
-from nbgrader.api import Gradebook  # noqa: E402
-
-from autograder import api  # noqa: E402
-from autograder.layout import COURSE_ID, Workspace  # noqa: E402
-from autograder.samples import SAMPLE_ID, copy_notebooks, mistake_submissions  # noqa: E402
+from autograder import api
+from autograder.layout import COURSE_ID, Workspace
+from autograder.samples import SAMPLE_ID, copy_notebooks, mistake_submissions
 
 # absl's log-line prefix ("E0000 00:00:1795315837.014619    4731 cuda_platform.cc:52] ...") and its preamble.
 MIN_SUBMISSIONS = 8  # fewer would measure start-up more than grading

@@ -1,7 +1,7 @@
 """Knobs for the lecture demos: a matplotlib figure that redraws in place when a widget moves.
 
 Why not ``ipywidgets.interact``: it draws into an Output widget, and a headless
-run (the test suite, ``python -m course.nbrun``, nbconvert) keeps Output
+run (the test suite, ``python -m tools.nbrun``, nbconvert) keeps Output
 widgets only as widget state, so the executed notebook would show no figure at
 all. `LiveFigure` instead draws once as an ordinary PNG output and, whenever a
 control changes, replaces that same output through its display id

@@ -26,10 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from course import data, pretrained  # noqa: E402
+from course import data, pretrained
 
 # One recipe for every shipped model: a few epochs of Adam whose rate decays to zero along a cosine
 # (without the decay the final weights land wherever the last noisy steps left them), no augmentation.

@@ -1,7 +1,7 @@
 """Lecture demo notebooks: they run with a real kernel, draw their figures, and stay quick.
 
-The slow tests execute every notebook in ``notebooks/`` through `course.nbrun`
-(the same code path as ``python -m course.nbrun``): in the grading profile
+The slow tests execute every notebook in ``notebooks/`` through `tools.nbrun`
+(the same code path as ``python -m tools.nbrun``): in the grading profile
 they must finish without an error and every plotting cell must leave a PNG in
 the executed copy; in the demo profile no cell may take more than about ten
 seconds (wall time, or the kernel's CPU time when the machine is busy, see
@@ -17,7 +17,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from course import nbrun
+from tools import nbrun
 
 NOTEBOOK_DIR = nbrun.DEFAULT_FOLDER
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))

@@ -62,15 +62,15 @@ def test_generated_material_is_ignored_by_git():
 
 
 def test_generated_notebooks_agree_with_their_sources():
-    from course import nbsource
+    from tools import nbsource
 
-    assert nbsource.stale() == [], "run: python -m course.nbsource"
+    assert nbsource.stale() == [], "run: python -m tools.nbsource"
 
 
 # -- the course kernel -------------------------------------------------------------------------------
 
 def _notebooks():
-    from course import nbsource
+    from tools import nbsource
 
     return [source.with_suffix(".ipynb") for source in nbsource.sources()]
 

@@ -7,7 +7,8 @@ the mistakes file fails and names the mistake to update.
 """
 from __future__ import annotations
 
-from course.nbsource import REPO, build, sources
+from tools import REPO
+from tools.nbsource import build, sources
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 

@@ -3,8 +3,8 @@
 The ``.py`` file is the one source of truth: it diffs and reviews like code,
 and carries the nbgrader cell metadata on its ``# %%`` lines. The ``.ipynb``
 beside it is generated (no outputs) so that students, graders and lecturers
-can open it directly; ``python -m course.nbsource --check`` (run by the test
-suite) fails when the two disagree, and ``python -m course.nbsource`` rebuilds.
+can open it directly; ``python -m tools.nbsource --check`` (run by the test
+suite) fails when the two disagree, and ``python -m tools.nbsource`` rebuilds.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 
 from course.runtime import KERNEL_SPEC
+from tools import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SOURCE_FOLDERS = ("assignments", "notebooks")
 _JUPYTEXT_NOISE = ("lines_to_next_cell",)
 
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     out_of_date = stale()
     if args.check:
         for src in out_of_date:
-            print(f"out of date: {src.relative_to(REPO)} -> run: python -m course.nbsource")
+            print(f"out of date: {src.relative_to(REPO)} -> run: python -m tools.nbsource")
         return 1 if out_of_date else 0
     for src in out_of_date:
         src.with_suffix(".ipynb").write_text(render(src), encoding="utf-8")

@@ -1,6 +1,6 @@
 """Execute notebooks with a real Jupyter kernel, timing every cell and counting figures.
 
-``python -m course.nbrun [PATHS...] [--profile demo|grading|full]`` runs each
+``python -m tools.nbrun [PATHS...] [--profile demo|grading|full]`` runs each
 notebook top to bottom in a fresh kernel with ``COURSE_PROFILE`` set, writes the
 executed copy to the ignored ``work/notebooks/<profile>/`` folder (the sources
 are never touched), prints one line per notebook (seconds, slowest cell,
@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from course.runtime import PROFILE_ENV, PROFILES
+from tools import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO / "notebooks"
 WORK_FOLDER = REPO / "work" / "notebooks"
 KERNEL_NAME = "python3"  # resolves to the Python running this (notebooks name "cnn-course", maybe not registered here)
@@ -115,7 +115,7 @@ def run_notebook(path: str | os.PathLike, profile: str = "demo", out_dir: str | 
         raise ValueError(f"unknown profile {profile!r}: choose one of {sorted(PROFILES)}")
     if path.suffix != ".ipynb":
         raise ValueError(f"{path} is not a notebook; pass the .ipynb (generate it with "
-                         "`python -m course.nbsource`)")
+                         "`python -m tools.nbsource`)")
     nb = nbformat.read(path, as_version=4)
     started: dict[int, tuple[float, float]] = {}
     cell_seconds: dict[int, float] = {}
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     notebooks = find_notebooks(args.paths)
     if not notebooks:
-        print("no notebooks found; generate them with `python -m course.nbsource`")
+        print("no notebooks found; generate them with `python -m tools.nbsource`")
         return 1
     print(f"executing {len(notebooks)} notebook(s) in the {args.profile} profile")
     runs = []
