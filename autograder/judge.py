@@ -491,10 +491,10 @@ def main() -> None:
 # -- the template: fresh judges without paying TensorFlow's import each time -----------------------------
 
 PREIMPORTED = ("tensorflow", "keras", "matplotlib.pyplot")  # what test cells import: slow, inert until used
-PRISTINE = ".pristine"  # the working copy the launcher filled, copied afresh for every judge
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 
 
-def serve_forks() -> None:
+def serve_forks(pristine: str) -> None:
     """Be the slot's judge template: import once, then fork one fresh judge per notebook.
 
     The template runs only the grader's code and never receives anything of a
@@ -503,8 +503,14 @@ def serve_forks() -> None:
     is, with no thread or device started). Control messages come on fd 0, a Unix
     socket: ``{"op": "spawn"}`` with the judge's two pipe ends attached
     (``SCM_RIGHTS``), answered ``{"pid": ...}``; ``{"op": "end", "pid": ...}``
-    kills that judge and deletes its folder, answered ``{"ended": ...}``. The
-    template ends when the worker closes the socket.
+    kills that judge and everything it started and deletes its folder, answered
+    ``{"ended": ...}``. The template ends when the worker closes the socket.
+
+    Even a judge subverted by a crafted answer (a parser bug) cannot reach the
+    next student's: each judge's data files are copied from `pristine`, a
+    read-only mount it cannot change; the template is not dumpable (no ptrace,
+    no writing its memory); and, as the subreaper of whatever a judge forks,
+    the template kills every process left before the next judge starts.
     """
     import shutil
     import signal
@@ -515,7 +521,9 @@ def serve_forks() -> None:
 
     # Not dumpable: a judge (same uid) cannot ptrace the template or write its memory through /proc,
     # so even a judge subverted by a crafted answer cannot reach the judges forked after it.
-    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a judge's double-forked daemon is still ours to kill
     control = socket.socket(fileno=os.dup(0))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -526,11 +534,6 @@ def serve_forks() -> None:
         except ImportError:
             pass
     work = os.getcwd()
-    pristine = os.path.join(work, PRISTINE)
-    os.mkdir(pristine)
-    for entry in os.listdir(work):
-        if entry != PRISTINE:
-            os.rename(os.path.join(work, entry), os.path.join(pristine, entry))
     folders: dict[int, str] = {}
     spawned = 0
     reply = (lambda message: control.sendall((json.dumps(message) + "\n").encode()))
@@ -564,9 +567,7 @@ def serve_forks() -> None:
         elif message.get("op") == "end":
             pid = int(message.get("pid", 0))
             if pid in folders:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                _kill_children()  # the judge, and anything it left running
                 shutil.rmtree(folders.pop(pid), ignore_errors=True)
             reply({"ended": pid})
         else:
@@ -576,5 +577,25 @@ def serve_forks() -> None:
     os._exit(0)
 
 
+def _kill_children() -> None:
+    """SIGKILL every child of this process (orphans of a judge are children of its subreaper) until none is left."""
+    import signal
+
+    me = os.getpid()
+    while True:
+        try:
+            children = [int(c) for c in open(f"/proc/{me}/task/{me}/children").read().split()]
+        except OSError:
+            children = []
+        if not children:
+            return
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)
+
+
 if __name__ == "__main__":
-    serve_forks() if sys.argv[1:] == ["--template"] else main()
+    serve_forks(sys.argv[2]) if sys.argv[1:2] == ["--template"] else main()

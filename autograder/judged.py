@@ -30,9 +30,11 @@ import contextlib
 import base64
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -184,10 +186,17 @@ class JudgeTemplate:
         self.key = _policy(job)
         self.scratch = contextlib.ExitStack()
         folder = self.scratch.enter_context(scratch(scratch_root, job.limits.scratch_mb))
+        # The assignment's data files, which every judge gets a fresh copy of: root's, and read-only in the sandbox.
+        pristine = tempfile.mkdtemp(prefix="judge-data-", dir=scratch_root)
+        self.scratch.callback(shutil.rmtree, pristine, ignore_errors=True)
+        os.chmod(pristine, 0o755)
+        if job.data_from and os.path.isdir(job.data_from):
+            shutil.copytree(job.data_from, pristine, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
         env = grading_env(os.path.join(folder, "work"), sys.prefix)
         env["PYTHONPATH"] = str(HERE.parent)
-        spec = SandboxSpec(scratch=folder, data_from=job.data_from, hide=job.hide,
-                           expose_read_only=sorted(set(job.expose_read_only) | {str(HERE)}, key=len),
+        spec = SandboxSpec(scratch=folder, data_from=None, hide=job.hide,
+                           expose_read_only=sorted(set(job.expose_read_only) | {str(HERE), pristine}, key=len),
                            env=env, limits=job.limits, uid=job.judge_uid, namespaces=job.namespaces)
         os.makedirs(spec.ipc, mode=0o700)
         os.makedirs(spec.work)
@@ -198,7 +207,7 @@ class JudgeTemplate:
         # stderr: the worker's log, as for the student's kernel
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autograder.sandbox", spec_file, "--",
-             sys.executable, "-m", "autograder.judge", "--template"],
+             sys.executable, "-m", "autograder.judge", "--template", pristine],
             stdin=theirs, stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
 

@@ -376,16 +376,34 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
     """Two submissions through one worker: each judge starts clean, both come from the same template.
 
     The template has TensorFlow imported already (that is the point: speed), but
-    nothing a judge did (a module attribute, a file in its folder) reaches the next.
+    nothing a judge did reaches the next, even a judge that a crafted answer had
+    taken over: a module attribute, a changed data file, a daemon it left
+    running; and the data files it is copied from are a read-only mount.
     """
-    probe_cell = ("import json, os, sys, numpy\n"
+    marker = f"1000.{os.getpid()}7"
+    probe_cell = ("import json, os, subprocess, sys, numpy\n"
+                  "pristine = [l.split()[4] for l in open('/proc/self/mountinfo') if 'judge-data-' in l.split()[4]]\n"
+                  "def refused(action):\n"
+                  "    try:\n"
+                  "        action()\n"
+                  "        return False\n"
+                  "    except OSError:\n"
+                  "        return True\n"
                   "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'mark': getattr(numpy, '_mark', 'fresh'),\n"
                   "                  'pid': os.getpid(), 'template': os.getppid(), 'uid': os.getuid(),\n"
-                  "                  'files': sorted(os.listdir('.')),\n"
+                  "                  'files': sorted(os.listdir('.')), 'data': open('data.txt').read(),\n"
+                  "                  'pristine': len(pristine), 'pristine_refused': [\n"
+                  "                      refused(lambda: open(os.path.join(pristine[0], 'data.txt'), 'w')),\n"
+                  "                      refused(lambda: os.rename(pristine[0], pristine[0] + '-moved'))] if pristine else [],\n"
                   "                  'template_memory': os.access(f'/proc/{os.getppid()}/mem', os.W_OK)}))\n"
                   "numpy._mark = 'touched'\n"
-                  "open('left-behind.txt', 'w').write('x')\n")
-    seen = []
+                  "_ = open('left-behind.txt', 'w').write('x')\n"
+                  "_ = open('data.txt', 'w').write('changed')\n"
+                  f"subprocess.Popen(['setsid', 'sleep', '{marker}'], start_new_session=True)\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "data.txt").write_text("original")
+    seen, daemons = [], []
     with UidPool(2 if CAPS.separate_uid else 0) as pool:
         uids = pool.uids or [None, None]
         worker = Worker(tmp_path / "worker.log")
@@ -393,7 +411,7 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
             for student in ("a", "b"):
                 source, target = tmp_path / f"{student}.ipynb", tmp_path / f"{student}-out.ipynb"
                 nbformat.write(new_notebook(cells=[new_code_cell(probe_cell)]), source)
-                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["test"], [])], None,
+                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["test"], [])], str(data),
                           uids[0], CAPS.namespaces, ["/root", str(REPO)],
                           [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder"),
                            str(REPO / "course")], Limits(), cell_timeout=60, startup_timeout=120, max_output_bytes=100_000,
@@ -403,6 +421,7 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
                 outputs = nbformat.read(target, as_version=4).cells[0].outputs
                 assert [o.output_type for o in outputs] == ["stream"], outputs
                 seen.append(json.loads(outputs[0].text))
+                daemons.append(processes_with(marker))  # between two submissions: the template still runs
         finally:
             worker.stop()
         if uids[1] is not None:
@@ -410,9 +429,12 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
     first, second = seen
     assert first["tf"] and second["tf"]
     assert first["mark"] == second["mark"] == "fresh"
-    assert "left-behind.txt" not in second["files"]
+    assert "left-behind.txt" not in second["files"] and first["data"] == second["data"] == "original"
     assert first["pid"] != second["pid"] and first["template"] == second["template"]
     assert not first["template_memory"]  # the template is not dumpable: no judge can write into it
+    assert daemons == [[], []]  # what a judge leaves running is killed before the next judge starts
+    if CAPS.namespaces:
+        assert first["pristine"] == 1 and first["pristine_refused"] == [True, True]
     if uids[1] is not None:
         assert first["uid"] == second["uid"] == uids[1]
 
