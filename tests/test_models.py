@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from course import arith, models
-from course.models import blocks
+from course.models import resnet
 from course.models.compare import (ILSVRC_TOP5, PAPER_SIZES, PAPER_TOP5, against_papers, compare, network_depth,
                                    plot_comparison, styled)
 from course.models.layers import (DropPath, LocalResponseNormalization, PartiallyConnectedConv2D,
@@ -336,7 +336,7 @@ def test_drop_path_is_identity_at_test_time_and_drops_whole_examples_in_training
 
 
 def test_stochastic_depth_follows_the_linear_decay_rule():
-    assert blocks.drop_path_rates(4, 0.5) == [0.125, 0.25, 0.375, 0.5]  # p_l = 1 - l/L (1 - p_L)
+    assert resnet.drop_path_rates(4, 0.5) == [0.125, 0.25, 0.375, 0.5]  # p_l = 1 - l/L (1 - p_L)
     model = shapes_only("resnet20", stochastic_depth=0.5)
     rates = [layer.rate for layer in model.layers if isinstance(layer, DropPath)]
     assert rates == pytest.approx([0.5 * l / 9 for l in range(1, 10)])

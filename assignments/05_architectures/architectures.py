@@ -105,7 +105,7 @@ BN_EPSILON = 1.001e-5  # batch norm's epsilon in keras.applications' ResNet and 
 # build the reference from the model zoo, and compare the two. It is read-only.
 
 # %% nbgrader={"grade": false, "grade_id": "grading_helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
-from course.models import blocks as zoo_blocks
+from course.models import densenet as zoo_densenet, inception as zoo_inception, resnet as zoo_resnet
 
 _OWN_CODE_HINT = ("the tests compare your model with the model zoo's, so a solution that calls "
                   "course.models proves nothing: build the layers yourself with keras.layers")
@@ -368,7 +368,7 @@ def check_inception(module: str):
     input_shape, widths, depth, params_k, macs_m = GOOGLENET_TABLE[module]
     what = f"inception module {module} on {input_shape}"
     kwargs = dict(zip(COLUMNS, widths))
-    mine = check_block(inception_module, lambda x, **kw: zoo_blocks.inception_module(x, **kw, name="ref"),
+    mine = check_block(inception_module, lambda x, **kw: zoo_inception.inception_module(x, **kw, name="ref"),
                        input_shape, what, inception_hint, **kwargs)
     expect_equal(tuple(mine.output.shape[1:]), input_shape[:2] + (depth,), f"{what}: output (the paper's table)",
                  hint=inception_hint, quiet=True)
@@ -432,7 +432,7 @@ residual_hint = ("branch: conv3x3(stride) - BN - ReLU - conv3x3 - BN (padding='s
 
 
 def zoo_basic_block(x, **kwargs):
-    return zoo_blocks.basic_block(x, name="ref", **kwargs)
+    return zoo_resnet.basic_block(x, name="ref", **kwargs)
 
 
 def check_residual(input_shape, filters, stride, residual=True, hint=residual_hint):
@@ -509,7 +509,7 @@ bottleneck_hint = ("1x1 (with the stride) - BN - ReLU - 3x3 'same' - BN - ReLU -
 
 def check_bottleneck(input_shape, filters, stride):
     what = f"bottleneck_block(x of shape {input_shape}, filters={filters}, stride={stride})"
-    return check_block(bottleneck_block, lambda x, **kw: zoo_blocks.bottleneck_block(x, name="ref", **kw),
+    return check_block(bottleneck_block, lambda x, **kw: zoo_resnet.bottleneck_block(x, name="ref", **kw),
                        input_shape, what, bottleneck_hint, filters=filters, stride=stride)
 
 
@@ -563,7 +563,7 @@ dense_hint = ("each layer: BN - ReLU - Conv2D(4k, 1) - BN - ReLU - Conv2D(k, 3, 
 
 def check_dense(input_shape, num_layers, growth_rate):
     what = f"dense_block(x of shape {input_shape}, num_layers={num_layers}, growth_rate={growth_rate})"
-    mine = check_block(dense_block, lambda x, **kw: zoo_blocks.dense_block(x, name="ref", **kw), input_shape, what,
+    mine = check_block(dense_block, lambda x, **kw: zoo_densenet.dense_block(x, name="ref", **kw), input_shape, what,
                        dense_hint, num_layers=num_layers, growth_rate=growth_rate)
     expect_equal(mine.output.shape[-1], input_shape[-1] + num_layers * growth_rate,
                  f"{what}: C + L*k output channels", hint=dense_hint, quiet=True)
@@ -594,7 +594,7 @@ transition_hint = ("BN - ReLU - Conv2D(int(C * compression), 1, use_bias=False) 
 
 def check_transition(input_shape, compression):
     what = f"transition(x of shape {input_shape}, compression={compression})"
-    check_block(transition, lambda x, **kw: zoo_blocks.transition(x, name="ref", **kw), input_shape, what,
+    check_block(transition, lambda x, **kw: zoo_densenet.transition(x, name="ref", **kw), input_shape, what,
                 transition_hint, compression=compression)
 
 

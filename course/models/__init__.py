@@ -12,9 +12,11 @@ an image smaller than the paper's downsampling allows is enlarged (bilinear
 and a smaller one gets a ValueError naming the smallest size that works.
 Every other keyword is a builder option (``models.options(name)`` lists them).
 
-The blocks (`course.models.blocks`) and custom layers (`course.models.layers`)
-are public; the families live in lenet, alexnet, vgg, nin, inception, resnet
-and densenet, and `course.models.compare` tabulates them beside the papers.
+The families live in lenet, alexnet, vgg, nin, inception, resnet and densenet,
+each with its own blocks beside its builders (`resnet.basic_block`,
+`densenet.dense_block`, `inception.inception_module`...); the primitives they
+share are in `course.models.blocks`, the custom layers in `course.models.layers`,
+and `course.models.compare` tabulates them beside the papers.
 """
 # Importing a family registers its names; the order is the lectures' (names() keeps it).
 from course.models import lenet, alexnet, vgg, nin, inception, resnet, densenet  # noqa: F401,I001

@@ -11,8 +11,50 @@ import keras
 from keras import layers
 
 from course.models._registry import register
-from course.models.blocks import (check_growth_rate, classifier, conv_bn_relu, dense_block, image_input,
-                                  is_positive_int, transition)
+from course.models.blocks import (BN_EPSILON, check_positive_int, classifier, conv_bn_relu, image_input,
+                                  is_positive_int)
+
+
+# --------------------------------------------------------------------------- the blocks
+
+def check_growth_rate(growth_rate) -> int:
+    """A DenseNet's growth rate k: the number of maps each dense layer adds."""
+    return check_positive_int(growth_rate, "growth_rate", " of maps per layer (the paper uses 12, 24, 32 or 40)")
+
+
+def dense_layer(x, growth_rate: int, *, name: str, bottleneck: bool = True):
+    """BN-ReLU-conv producing ``growth_rate`` new maps, concatenated to its input.
+
+    With ``bottleneck`` (DenseNet-B) a 1x1 convolution to 4k maps comes first.
+    """
+    y = x
+    if bottleneck:
+        y = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_0_bn")(y)
+        y = layers.Activation("relu", name=f"{name}_0_relu")(y)
+        y = layers.Conv2D(4 * growth_rate, 1, use_bias=False, name=f"{name}_1_conv")(y)
+    y = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_1_bn")(y)
+    y = layers.Activation("relu", name=f"{name}_1_relu")(y)
+    y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+    return layers.Concatenate(name=f"{name}_concat")([x, y])
+
+
+def dense_block(x, num_layers: int, growth_rate: int, *, name: str, bottleneck: bool = True):
+    """``num_layers`` dense layers: each sees the maps of all layers before it."""
+    check_growth_rate(growth_rate)
+    for i in range(1, num_layers + 1):
+        x = dense_layer(x, growth_rate, name=f"{name}_block{i}", bottleneck=bottleneck)
+    return x
+
+
+def transition(x, compression: float = 0.5, *, name: str):
+    """BN-ReLU-1x1 conv keeping ``compression`` of the maps, then 2x2 average pooling (DenseNet-C)."""
+    if not 0.0 < compression <= 1.0:
+        raise ValueError(f"compression must be in (0, 1] (0.5 in DenseNet-BC, 1 without), got {compression}")
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.Activation("relu", name=f"{name}_relu")(x)
+    x = layers.Conv2D(int(x.shape[-1] * compression), 1, use_bias=False, name=f"{name}_conv")(x)
+    return layers.AveragePooling2D(2, strides=2, name=f"{name}_pool")(x)
+
 
 # Table 1: dense layers per block (each a 1x1 then a 3x3 convolution), growth rate 32.
 IMAGENET_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}

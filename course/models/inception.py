@@ -7,13 +7,146 @@ extra outputs after the main one, ``predictions``.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
 from keras import layers
 
 from course.models._registry import register
-from course.models.blocks import (classifier, conv_bn_relu, conv_relu, googlenet_aux_classifier, image_input,
-                                  inception_module, inception_v3_a, inception_v3_aux_classifier, inception_v3_b,
-                                  inception_v3_c, inception_v3_reduction, lrn)
+from course.models.blocks import classifier, conv_bn_relu, conv_relu, image_input, lrn
+
+
+# --------------------------------------------------------------------------- the modules
+
+def inception_module(x, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int, n5x5: int,
+                     pool_proj: int, *, name: str):
+    """GoogLeNet's module (Szegedy et al. 2015, Fig. 2b): four parallel paths, concatenated.
+
+    The 1x1 "reduce" convolutions shrink the channels before the expensive 3x3
+    and 5x5 ones; the arguments are the columns of the paper's Table 1.
+    """
+    branch1 = conv_relu(x, n1x1, 1, name=f"{name}_1x1")
+    branch3 = conv_relu(x, n3x3_reduce, 1, name=f"{name}_3x3_reduce")
+    branch3 = conv_relu(branch3, n3x3, 3, name=f"{name}_3x3")
+    branch5 = conv_relu(x, n5x5_reduce, 1, name=f"{name}_5x5_reduce")
+    branch5 = conv_relu(branch5, n5x5, 5, name=f"{name}_5x5")
+    pool = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    pool = conv_relu(pool, pool_proj, 1, name=f"{name}_pool_proj")
+    return layers.Concatenate(name=f"{name}_output")([branch1, branch3, branch5, pool])
+
+
+AUX_POOL = 5  # both Inception papers pool the auxiliary head's input 5x5 with stride 3
+
+
+def _aux_pool(x, name: str):
+    """5x5 average pooling, stride 3 ('valid'). A grid smaller than the window (a small input
+    image) is pooled whole instead, so Fashion-MNIST-sized models can keep their heads."""
+    window = tuple(min(AUX_POOL, side) for side in x.shape[1:3])
+    return layers.AveragePooling2D(window, strides=3, name=f"{name}_pool")(x)
+
+
+def googlenet_aux_classifier(x, num_classes: int, *, name: str, activation: str | None = "softmax",
+                             dropout: float = 0.7):
+    """GoogLeNet's auxiliary classifier (Szegedy et al. 2015, section 5), for inception 4a and 4d.
+
+    A training aid: its loss, weighted 0.3, adds gradient to the middle of the
+    network; at test time it is dropped. Layers: 5x5/3 average pooling (14x14
+    -> 4x4 at 224x224), 1x1 convolution to 128 maps with ReLU, a 1024-unit
+    fully connected layer with ReLU, 70% dropout, and the linear classifier.
+    """
+    x = _aux_pool(x, name)
+    x = conv_relu(x, 128, 1, name=f"{name}_conv")
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
+    x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    return classifier(x, num_classes, activation, name=f"{name}_predictions")
+
+
+def _v3_conv(x, filters, kernel_size, strides=1, padding="same", *, name):
+    # Inception v3 convolutions: no bias, batch norm without scale (ReLU follows), as in TF's model.
+    return conv_bn_relu(x, filters, kernel_size, strides, name=name, padding=padding,
+                        bn_scale=False, bn_epsilon=1e-3)
+
+
+def _v3_pool_branch(x, filters, name):
+    pool = layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    return _v3_conv(pool, filters, 1, name=f"{name}_pool_proj")
+
+
+def inception_v3_a(x, pool_filters: int, *, name: str):
+    """35x35 module (Szegedy et al. 2016, Fig. 5): the 5x5 path factorised into small convolutions."""
+    branch1 = _v3_conv(x, 64, 1, name=f"{name}_1x1")
+    branch5 = _v3_conv(x, 48, 1, name=f"{name}_5x5_reduce")
+    branch5 = _v3_conv(branch5, 64, 5, name=f"{name}_5x5")
+    branch3 = _v3_conv(x, 64, 1, name=f"{name}_3x3dbl_reduce")
+    branch3 = _v3_conv(branch3, 96, 3, name=f"{name}_3x3dbl_1")
+    branch3 = _v3_conv(branch3, 96, 3, name=f"{name}_3x3dbl_2")
+    return layers.Concatenate(name=name)([branch1, branch5, branch3, _v3_pool_branch(x, pool_filters, name)])
+
+
+def inception_v3_b(x, width: int, *, name: str):
+    """17x17 module (Fig. 6): n x n convolutions factorised into 1 x 7 then 7 x 1."""
+    branch1 = _v3_conv(x, 192, 1, name=f"{name}_1x1")
+    branch7 = _v3_conv(x, width, 1, name=f"{name}_7x7_reduce")
+    branch7 = _v3_conv(branch7, width, (1, 7), name=f"{name}_1x7")
+    branch7 = _v3_conv(branch7, 192, (7, 1), name=f"{name}_7x1")
+    double = _v3_conv(x, width, 1, name=f"{name}_7x7dbl_reduce")
+    for i, (kernel, filters) in enumerate([((7, 1), width), ((1, 7), width), ((7, 1), width),
+                                           ((1, 7), 192)], start=1):
+        double = _v3_conv(double, filters, kernel, name=f"{name}_7x7dbl_{i}")
+    return layers.Concatenate(name=name)([branch1, branch7, double, _v3_pool_branch(x, 192, name)])
+
+
+def inception_v3_c(x, *, name: str):
+    """8x8 module (Fig. 7): the filter bank is expanded into parallel 1 x 3 and 3 x 1 outputs."""
+    branch1 = _v3_conv(x, 320, 1, name=f"{name}_1x1")
+    branch3 = _v3_conv(x, 384, 1, name=f"{name}_3x3_reduce")
+    branch3 = layers.Concatenate(name=f"{name}_3x3")([
+        _v3_conv(branch3, 384, (1, 3), name=f"{name}_1x3"),
+        _v3_conv(branch3, 384, (3, 1), name=f"{name}_3x1")])
+    double = _v3_conv(x, 448, 1, name=f"{name}_3x3dbl_reduce")
+    double = _v3_conv(double, 384, 3, name=f"{name}_3x3dbl")
+    double = layers.Concatenate(name=f"{name}_3x3dbl_split")([
+        _v3_conv(double, 384, (1, 3), name=f"{name}_3x3dbl_1x3"),
+        _v3_conv(double, 384, (3, 1), name=f"{name}_3x3dbl_3x1")])
+    return layers.Concatenate(name=name)([branch1, branch3, double, _v3_pool_branch(x, 192, name)])
+
+
+def inception_v3_reduction(x, paths: Sequence[Sequence[tuple]], *, name: str):
+    """Grid-size reduction (Fig. 10): strided convolution paths beside a max pool, concatenated.
+
+    Each path is a list of ``(filters, kernel_size)``; its last convolution has
+    stride 2 and 'valid' padding, so it halves the grid exactly as the pool does.
+    """
+    outputs = []
+    for p, path in enumerate(paths, start=1):
+        y = x
+        for i, (filters, kernel) in enumerate(path, start=1):
+            last = i == len(path)
+            y = _v3_conv(y, filters, kernel, 2 if last else 1, "valid" if last else "same",
+                         name=f"{name}_path{p}_{i}")
+        outputs.append(y)
+    outputs.append(layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x))
+    return layers.Concatenate(name=name)(outputs)
+
+
+def inception_v3_aux_classifier(x, num_classes: int, *, name: str, activation: str | None = "softmax"):
+    """Inception v3's auxiliary classifier on the last 17x17 grid (Szegedy et al. 2016, Fig. 8).
+
+    The paper keeps only this upper head and finds it acts as a regulariser,
+    more so with batch normalisation in it. Layers as in TensorFlow's trained
+    model: 5x5/3 average pooling (17x17 -> 5x5), a 1x1 convolution to 128
+    maps, a 5x5 'valid' convolution to 768 maps (a fully connected layer over
+    the 5x5 grid; smaller on a smaller grid), both batch-normalised, then the
+    linear classifier.
+    """
+    x = _aux_pool(x, name)
+    x = _v3_conv(x, 128, 1, name=f"{name}_1x1")
+    x = _v3_conv(x, 768, tuple(min(AUX_POOL, side) for side in x.shape[1:3]), padding="valid",
+                 name=f"{name}_5x5")
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    return classifier(x, num_classes, activation, name=f"{name}_predictions")
+
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj; "pool" = 3x3 max pool, stride 2.
 GOOGLENET_TABLE = (
@@ -70,7 +203,6 @@ def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000, *, dropout: fl
     x = layers.GlobalAveragePooling2D(name="pool5_7x7_s1")(x)
     x = layers.Dropout(dropout, name="pool5_drop")(x)
     return _model(inputs, classifier(x, num_classes, classifier_activation), aux_outputs, name)
-
 
 
 INCEPTION_V3_MIN_SIZE = 75  # keras.applications' documented minimum, from the 'valid' convolutions

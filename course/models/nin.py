@@ -6,11 +6,29 @@ connected classifier: no dense layer at all.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
 from keras import layers
 
 from course.models._registry import register
-from course.models.blocks import image_input, mlpconv
+from course.models.blocks import conv_relu, image_input
+
+
+# --------------------------------------------------------------------------- the block
+
+def mlpconv(x, filters: Sequence[int], kernel_size: int, strides: int = 1, *, name: str):
+    """NiN's micro network: a k x k convolution followed by 1x1 convolutions, all with ReLU.
+
+    The 1x1 layers are a small multilayer perceptron slid over every pixel
+    (Lin et al. 2014); ``filters`` lists the widths, first the k x k one.
+    """
+    first, *rest = filters
+    x = conv_relu(x, first, kernel_size, strides, name=f"{name}_conv")
+    for i, width in enumerate(rest, start=1):
+        x = conv_relu(x, width, 1, name=f"{name}_cccp{i}")
+    return x
+
 
 # (filters of the conv and its two 1x1 layers, kernel size, pooling after it); None = the classes.
 NIN_CIFAR = (

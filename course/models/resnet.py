@@ -17,8 +17,124 @@ import keras
 from keras import layers
 
 from course.models._registry import register
-from course.models.blocks import (basic_block, bottleneck_block, check_positive_int, classifier, conv_bn_relu,
-                                  drop_path_rates, image_input, is_positive_int, preact_block, wide_block)
+from course.models.blocks import (BN_EPSILON, check_positive_int, classifier, conv_bn_relu, image_input,
+                                  is_positive_int)
+from course.models.layers import DropPath, ZeroPadShortcut
+
+
+# --------------------------------------------------------------------------- the blocks
+
+SHORTCUT_OPTIONS = ("A", "B", "C")
+
+
+def drop_path_rates(num_blocks: int, final_rate: float) -> list[float]:
+    """Stochastic depth's linear decay rule: block l of L is dropped with rate (l / L) * final_rate.
+
+    The survival probability falls linearly from 1 at the input to
+    ``1 - final_rate`` at the last block (the paper uses 0.5).
+    """
+    if not 0.0 <= final_rate < 1.0:
+        raise ValueError(f"stochastic_depth (drop rate of the last block) must be in [0, 1), "
+                         f"got {final_rate}; the paper uses 0.5")
+    return [final_rate * l / num_blocks for l in range(1, num_blocks + 1)]
+
+
+def shortcut(x, filters: int, stride: int = 1, option: str = "B", *, name: str, use_bias: bool = False,
+             normalize: bool = True):
+    """The identity path of a residual block, adapted when the shape changes.
+
+    Options of He et al. 2016 (section 4.1): A zero-pads the extra channels
+    (no parameters), B projects with a 1x1 convolution only when the shape
+    changes, C always projects. A projection is batch-normalised unless
+    ``normalize=False`` (pre-activation blocks, where its input already is).
+    """
+    if option not in SHORTCUT_OPTIONS:
+        raise ValueError(f"shortcut must be one of {SHORTCUT_OPTIONS} (He et al. 2016), got {option!r}")
+    changes = stride != 1 or x.shape[-1] != filters
+    if option == "C" or (option == "B" and changes):
+        x = layers.Conv2D(filters, 1, strides=stride, use_bias=use_bias, name=f"{name}_0_conv")(x)
+        return layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_0_bn")(x) if normalize else x
+    if changes:
+        return ZeroPadShortcut(filters, stride, name=f"{name}_0_pad")(x)
+    return x
+
+
+def _add(identity, residual, drop_rate: float, name: str):
+    if drop_rate > 0:
+        residual = DropPath(drop_rate, name=f"{name}_drop")(residual)
+    return layers.Add(name=f"{name}_add")([identity, residual])
+
+
+def basic_block(x, filters: int, stride: int = 1, *, name: str, shortcut_option: str = "B",
+                residual: bool = True, drop_rate: float = 0.0, use_bias: bool = False):
+    """Two 3x3 convolutions plus the shortcut (ResNet-18/34 and the CIFAR nets).
+
+    ``residual=False`` gives the plain block: the same layers without the shortcut.
+    """
+    identity = shortcut(x, filters, stride, shortcut_option, name=name, use_bias=use_bias) if residual else None
+    y = conv_bn_relu(x, filters, 3, stride, name=f"{name}_1", use_bias=use_bias)
+    y = conv_bn_relu(y, filters, 3, name=f"{name}_2", use_bias=use_bias, activation=None)
+    if residual:
+        y = _add(identity, y, drop_rate, name)
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def bottleneck_block(x, filters: int, stride: int = 1, *, name: str, width: int | None = None,
+                     groups: int = 1, expansion: int = 4, stride_in_3x3: bool = False,
+                     shortcut_option: str = "B", residual: bool = True, drop_rate: float = 0.0,
+                     use_bias: bool = False):
+    """1x1 reduce, 3x3, 1x1 expand to ``expansion * filters`` channels, plus the shortcut.
+
+    The 1x1 convolutions cut the cost of the 3x3 one (~70K instead of ~600K
+    multiply-adds per pixel at 256 channels). ``groups`` > 1 makes the 3x3 a
+    grouped convolution of ``width`` channels: ResNeXt's aggregated transform.
+    The stride sits on the first 1x1 as in the ResNet paper's model (and
+    keras.applications), or on the 3x3 with ``stride_in_3x3`` (ResNeXt).
+    """
+    width = width or filters
+    if width % groups:
+        raise ValueError(f"the cardinality ({groups} groups) must divide the bottleneck width {width}; "
+                         f"choose one of {[g for g in range(1, width + 1) if width % g == 0]}")
+    out = expansion * filters
+    identity = shortcut(x, out, stride, shortcut_option, name=name, use_bias=use_bias) if residual else None
+    y = conv_bn_relu(x, width, 1, 1 if stride_in_3x3 else stride, name=f"{name}_1", use_bias=use_bias)
+    if groups == 1:
+        y = conv_bn_relu(y, width, 3, stride if stride_in_3x3 else 1, name=f"{name}_2", use_bias=use_bias)
+    else:
+        y = layers.Conv2D(width, 3, strides=stride if stride_in_3x3 else 1, padding="same", groups=groups,
+                          use_bias=use_bias, name=f"{name}_2_conv")(y)
+        y = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_2_bn")(y)
+        y = layers.Activation("relu", name=f"{name}_2_relu")(y)
+    y = conv_bn_relu(y, out, 1, name=f"{name}_3", use_bias=use_bias, activation=None)
+    if residual:
+        y = _add(identity, y, drop_rate, name)
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def preact_block(x, filters: int, stride: int = 1, *, name: str, shortcut_option: str = "B",
+                 dropout: float = 0.0, drop_rate: float = 0.0):
+    """Pre-activation basic block (He et al., "Identity mappings", 2016): BN-ReLU-conv, twice.
+
+    Nothing follows the addition, so the shortcut is a clean identity path.
+    A projection shortcut reads the pre-activated input, as in the paper.
+    ``dropout`` between the convolutions is the wide ResNet's variant.
+    """
+    pre = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_preact_bn")(x)
+    pre = layers.Activation("relu", name=f"{name}_preact_relu")(pre)
+    projects = shortcut_option == "C" or (shortcut_option == "B" and (stride != 1 or x.shape[-1] != filters))
+    identity = shortcut(pre if projects else x, filters, stride, shortcut_option, name=name, normalize=False)
+    y = conv_bn_relu(pre, filters, 3, stride, name=f"{name}_1")
+    if dropout:
+        y = layers.Dropout(dropout, name=f"{name}_dropout")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+    return _add(identity, y, drop_rate, name)
+
+
+def wide_block(x, filters: int, stride: int = 1, *, name: str, dropout: float = 0.0, drop_rate: float = 0.0):
+    """Wide ResNet block (Zagoruyko & Komodakis 2016): a pre-activation block, k times wider,
+    with dropout between its two 3x3 convolutions; ``filters`` is already multiplied by k."""
+    return preact_block(x, filters, stride, name=name, dropout=dropout, drop_rate=drop_rate)
+
 
 # Table 1: block type and blocks per stage conv2_x .. conv5_x (64, 128, 256, 512 filters).
 IMAGENET_STAGES = {

@@ -132,11 +132,11 @@ MISTAKES = {
     # the answer key copied from the model zoo
     "residual block taken from course.models":
         _body("residual_block", """
-    from course.models import blocks
-    return blocks.basic_block(x, filters, stride, name=f"block{id(x)}", residual=residual)
+    from course.models import resnet
+    return resnet.basic_block(x, filters, stride, name=f"block{id(x)}", residual=residual)
 """),
     "inception module taken from course.models (imported at the top of the cell)":
-        {"inception_module": "from course.models.blocks import inception_module as zoo_module\n\n\n"
+        {"inception_module": "from course.models.inception import inception_module as zoo_module\n\n\n"
                              + _solution.cells["inception_module"][:_solution.cells["inception_module"].index(MARKERS[0])]
                              + "return zoo_module(x, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj, "
                                "name=f\"m{id(x)}\")\n"},
