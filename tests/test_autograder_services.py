@@ -7,13 +7,9 @@ from __future__ import annotations
 import glob
 import json
 import os
-import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,15 +19,11 @@ from autograder import api
 from autograder.layout import Workspace
 from autograder.samples import SAMPLE_ID
 
+from conftest import free_port, jupyterlab
+
 FULL_NUMPY = {"test_relu": (1.0, 1.0), "test_slide": (2.0, 2.0), "test_softmax": (0.0, 2.0)}
 ZERO = {"test_relu": (0.0, 1.0), "test_slide": (0.0, 2.0), "test_softmax": (0.0, 2.0)}
 OPTIONS = dict(workers=2, cell_timeout=60, progress=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def numpy_submissions(ws: Workspace, folder: Path) -> None:
@@ -95,37 +87,16 @@ def test_formgrader_lists_our_assignments(tmp_path):
     api.release(SAMPLE_ID, ws.workdir)
     numpy_submissions(ws, ws.course_root / "submitted")
     api.grade_submissions(SAMPLE_ID, None, ws.workdir, **OPTIONS)
-    port, token = free_port(), secrets.token_hex(16)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ws.course_root}"],
-        cwd=ws.course_root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")})
-    headers = {"Authorization": f"token {token}"}
+    with jupyterlab(ws.course_root, tmp_path / "runtime") as (url, token):
+        headers = {"Authorization": f"token {token}"}
 
-    def get(path: str) -> tuple[int, str]:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
+        def get(path: str) -> tuple[int, str]:
+            request = urllib.request.Request(f"{url}{path}", headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode()
 
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                get("/api/status")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("JupyterLab did not start: " + server.stderr.read().decode()[-2000:])
-                time.sleep(1)
         status, page = get("/formgrader")
         assert status == 200 and "formgrader" in page.lower()
         status, body = get("/formgrader/api/assignments")
         listed = {a["name"]: a for a in json.loads(body)}
         assert SAMPLE_ID in listed and listed[SAMPLE_ID]["num_submissions"] == 2
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
