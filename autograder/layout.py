@@ -38,8 +38,12 @@ HTML_SAFETY = {
     "HTMLExporter.preprocessors": ["autograder.htmlsafety.SanitizeOutputs"],
 }
 
+# The wrong-but-plausible answers an assignment's tests must reject (tests/test_mistakes.py):
+# kept beside the assignment for its author, never released to students.
+MISTAKES_FILE = "mistakes.py"
+
 # Never copied into nbgrader's source folder.
-_SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+_SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store", MISTAKES_FILE}
 
 
 class LayoutError(ValueError):

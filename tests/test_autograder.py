@@ -104,6 +104,14 @@ def test_tensorflow_stderr_inside_a_test_cell_costs_nothing_but_errors_still_do(
 
 
 @pytest.mark.slow
+def test_the_typical_mistakes_file_is_never_released(batch):
+    assert (REPO / "autograder" / "samples" / "assignments" / SAMPLE_ID / "mistakes.py").is_file()
+    for kind in ("source", "release"):
+        shipped = sorted(p.name for p in batch["ws"].folder(kind, SAMPLE_ID).rglob("*"))
+        assert shipped and "mistakes.py" not in shipped, (kind, shipped)
+
+
+@pytest.mark.slow
 def test_submissions_and_course_files_are_untouched(batch):
     assert files_digest(batch["submissions"]) == batch["before"]
     assert files_digest(batch["decoy"]) == batch["decoy_before"]

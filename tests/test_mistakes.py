@@ -1,6 +1,6 @@
 """Every typical mistake an assignment's author lists must lose points; the solution must not.
 
-For each ``autograder/samples/mistakes/<assignment>.py``, submissions are
+For each assignment's ``mistakes.py`` (beside its notebooks), submissions are
 built from the assignment's source notebook (all solutions in place, only the
 mistaken solution cells replaced) and all are graded in one parallel batch,
 with the grading real submissions get. Independent mistakes share a
@@ -14,23 +14,21 @@ import pytest
 
 from autograder import api
 from autograder.layout import Workspace, assignment_sources
-from autograder.samples import MISTAKES_DIR, SAMPLE_ID, copy_notebooks, load_mistakes, mistake_submissions
+from autograder.samples import SAMPLE_ID, copy_notebooks, load_mistakes, mistake_submissions, mistakes_file
 
 def _params():
     """The autograder's own sample always runs; the course assignments' mistakes (about 150
     notebook runs, ~20-40 minutes on 2 cores) run when asked: bash test.sh --mistakes."""
-    for path in sorted(MISTAKES_DIR.glob("[!_]*.py")):
-        marks = [] if path.stem == SAMPLE_ID else [pytest.mark.mistakes]
-        yield pytest.param(path, id=path.stem, marks=marks)
+    for assignment_id in assignment_sources():
+        if mistakes_file(assignment_id):
+            marks = [] if assignment_id == SAMPLE_ID else [pytest.mark.mistakes]
+            yield pytest.param(assignment_id, id=assignment_id, marks=marks)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", _params())
-def test_every_listed_mistake_loses_points(path, tmp_path):
-    assignment_id = path.stem
-    if assignment_id not in assignment_sources():
-        pytest.skip(f"no assignment folder for {path.name}")
-    assert load_mistakes(assignment_id), f"{path} lists no mistakes"
+@pytest.mark.parametrize("assignment_id", _params())
+def test_every_listed_mistake_loses_points(assignment_id, tmp_path):
+    assert load_mistakes(assignment_id), f"{mistakes_file(assignment_id)} lists no mistakes"
     ws = Workspace.create(tmp_path / "work")
     api.release(assignment_id, ws.workdir)
     submissions = tmp_path / "submissions"

@@ -8,7 +8,7 @@ storing ``.ipynb`` files) keeps them in step with the sample assignment, and
 lets the vandal and the snoop aim at the real paths of the run they attack.
 
 `mistake_submissions` turns an assignment's typical-mistakes file
-(``autograder/samples/mistakes/<assignment>.py``) into submissions: the
+(``mistakes.py`` beside the assignment's notebooks) into submissions: the
 source notebooks, solutions in place, with only the named solution cells
 replaced; independent mistakes share a submission (see `packing`).
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.layout import MISTAKES_FILE, assignment_sources
 from autograder.samples.packing import Packed, pack
 
 SAMPLE_ID = "ag_sample"
-MISTAKES_DIR = Path(__file__).resolve().parent / "mistakes"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,10 +202,17 @@ def build_sample_submissions(out_dir: Path, source_dir: Path, release_dir: Path,
     return sample_cases()
 
 
+def mistakes_file(assignment_id: str) -> Path | None:
+    """The assignment's typical-mistakes file, or None when it has none."""
+    folder = assignment_sources().get(assignment_id)
+    path = folder / MISTAKES_FILE if folder else None
+    return path if path and path.is_file() else None
+
+
 def load_mistakes(assignment_id: str) -> dict[str, dict[str, str]]:
-    """The MISTAKES dict of ``mistakes/<assignment_id>.py`` ({} when the file does not exist)."""
-    path = MISTAKES_DIR / f"{assignment_id}.py"
-    if not path.exists():
+    """The MISTAKES dict of the assignment's ``mistakes.py`` ({} when it has none)."""
+    path = mistakes_file(assignment_id)
+    if path is None:
         return {}
     spec = importlib.util.spec_from_file_location(f"_mistakes_{assignment_id}", path)
     module = importlib.util.module_from_spec(spec)
