@@ -4,7 +4,9 @@ The formulas of the lectures, with the corner cases they warn about:
 ``(N - F + 2P) / S + 1`` must be a whole number for a filter to "fit", while
 Keras' ``"valid"`` drops the leftover border and ``"same"`` pads so that the
 output is ``ceil(N / S)``. `layer_table` applies the same bookkeeping to any
-Keras model, layer by layer, as the VGG-16 slide does by hand.
+Keras model, layer by layer, as the VGG-16 slide does by hand. The lectures'
+networks are here as data too (`ALEXNET`, `VGG16`: lists of `conv`, `pool` and
+`fc` layer specs), for assignment 02 to fill their tables.
 """
 from __future__ import annotations
 
@@ -89,6 +91,43 @@ def receptive_field(kernel_sizes: Sequence[int], strides: Sequence[int] | None =
         field += (k - 1) * jump
         jump *= s
     return field
+
+
+# --------------------------------------------------------------------------- the lectures' networks as data
+
+def conv(name: str, filters: int, size: int, stride: int = 1, padding: Padding = 0) -> dict:
+    """One convolutional layer of a layer spec: ``filters`` of ``size`` x ``size``, padding as above."""
+    return {"kind": "conv", "name": name, "filters": filters, "size": size, "stride": stride, "padding": padding}
+
+
+def pool(name: str, size: int = 2, stride: int = 2) -> dict:
+    """One max-pooling layer of a layer spec (no padding)."""
+    return {"kind": "pool", "name": name, "size": size, "stride": stride}
+
+
+def fc(name: str, units: int) -> dict:
+    """One fully connected layer of a layer spec (it flattens its input volume)."""
+    return {"kind": "fc", "name": name, "units": units}
+
+
+ALEXNET = [  # the lecture's "full (simplified) AlexNet", input 227x227x3; normalisation layers and ReLUs left out
+    conv("CONV1", 96, 11, stride=4, padding=0), pool("POOL1", 3, 2),
+    conv("CONV2", 256, 5, padding=2), pool("POOL2", 3, 2),
+    conv("CONV3", 384, 3, padding=1), conv("CONV4", 384, 3, padding=1), conv("CONV5", 256, 3, padding=1),
+    pool("POOL3", 3, 2), fc("FC6", 4096), fc("FC7", 4096), fc("FC8", 1000),
+]
+
+
+def vgg16(fc_units: int = 4096, classes: int = 1000) -> list[dict]:
+    """VGG-16 (configuration D): 3x3 convs with stride 1 and pad 1, 2x2 max-pools with stride 2."""
+    layers = []
+    for block, (convs, filters) in enumerate([(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], start=1):
+        layers += [conv(f"CONV{block}_{i}", filters, 3, padding=1) for i in range(1, convs + 1)]
+        layers.append(pool(f"POOL{block}"))
+    return layers + [fc("FC6", fc_units), fc("FC7", fc_units), fc("FC8", classes)]
+
+
+VGG16 = vgg16()  # input 224x224x3
 
 
 # --------------------------------------------------------------------------- model bookkeeping

@@ -193,3 +193,35 @@ def test_nested_models_are_walked():
     model = keras.Model(x, keras.layers.Flatten()(inner(x)))
     assert arith.model_macs(model) == 6 * 6 * 4 * 3 * 3 * 2
     assert "inner_conv" in [r.name for r in arith.layer_table(model).rows]
+
+
+# --------------------------------------------------------------------------- the lectures' networks as layer specs
+
+def test_layer_spec_constructors():
+    assert arith.conv("C", 8, 3, stride=2, padding="same") == {
+        "kind": "conv", "name": "C", "filters": 8, "size": 3, "stride": 2, "padding": "same"}
+    assert arith.pool("P") == {"kind": "pool", "name": "P", "size": 2, "stride": 2}
+    assert arith.fc("F", 10) == {"kind": "fc", "name": "F", "units": 10}
+
+
+def test_alexnet_spec_is_the_slide_network():
+    assert [layer["name"] for layer in arith.ALEXNET] == [
+        "CONV1", "POOL1", "CONV2", "POOL2", "CONV3", "CONV4", "CONV5", "POOL3", "FC6", "FC7", "FC8"]
+    conv1 = arith.ALEXNET[0]
+    assert (conv1["filters"], conv1["size"], conv1["stride"], conv1["padding"]) == (96, 11, 4, 0)  # 96 11x11 filters, stride 4
+    # the slide's volumes follow from the formulas, layer by layer: 227 -> 55 -> 27 -> 27 -> 13 -> 13 -> 6
+    size = 227
+    for layer in arith.ALEXNET[:8]:
+        size = (arith.conv_output_size(size, layer["size"], layer["stride"], layer["padding"]) if layer["kind"] == "conv"
+                else arith.pool_output_size(size, layer["size"], layer["stride"]))
+    assert size == 6 and arith.ALEXNET[-1]["units"] == 1000
+
+
+def test_vgg16_spec_is_configuration_d():
+    kinds = [layer["kind"] for layer in arith.VGG16]
+    assert (kinds.count("conv"), kinds.count("pool"), kinds.count("fc")) == (13, 5, 3)  # 16 weight layers
+    assert all(layer["size"] == 3 and layer["padding"] == 1 for layer in arith.VGG16 if layer["kind"] == "conv")
+    assert [layer["filters"] for layer in arith.VGG16 if layer["kind"] == "conv"][::3] == [64, 128, 256, 512, 512]
+    small = arith.vgg16(fc_units=512, classes=10)
+    assert small[-3:] == [arith.fc("FC6", 512), arith.fc("FC7", 512), arith.fc("FC8", 10)]
+    assert small[:-3] == arith.VGG16[:-3]

@@ -487,10 +487,12 @@ for n, c_in, f, k, stride, padding in [(13, 256, 3, 384, 1, 1), (14, 512, 1, 128
 # ## 5. The lectures' tables: AlexNet and VGG-16
 #
 # A network is a list of layers, and its table follows from your three functions applied layer
-# after layer. The read-only cell below writes the networks as the slides do: a `conv`, `pool`
+# after layer. `course/arith.py` writes the lecture's networks as the slides do: a `conv`, `pool`
 # or `fc` entry per layer (AlexNet's normalisation layers change neither shapes nor parameter
-# counts, so they are left out; so are the ReLUs). It also builds the very same network with plain
-# Keras layers, which the tests use as the reference.
+# counts, so they are left out; so are the ReLUs). The read-only cell below imports them and shows
+# AlexNet's; `VGG16` is the same for VGG-16, and `vgg16(fc_units, classes)` builds variants of it.
+# The tests build the very same network with plain Keras layers (`keras_model`, in
+# `course/references.py`) and use it as the reference.
 #
 # Write `volume_table(input_shape, layers)`: one row (a dict) per layer with
 # - `"name"`: the layer's name;
@@ -505,86 +507,10 @@ for n, c_in, f, k, stride, padding in [(13, 256, 3, 384, 1, 1), (14, 512, 1, 128
 # layer first flattens its input volume.
 
 # %% nbgrader={"grade": false, "grade_id": "layer_specs", "locked": true, "schema_version": 3, "solution": false, "task": false}
-def conv(name: str, filters: int, size: int, stride: int = 1, padding=0) -> dict:
-    return {"kind": "conv", "name": name, "filters": filters, "size": size, "stride": stride, "padding": padding}
+from course.arith import ALEXNET, VGG16, conv, fc, pool, vgg16  # the lecture's networks, as layer specs
+from course.references import check_table, keras_model  # the tests' reference: the same spec in Keras
 
-
-def pool(name: str, size: int = 2, stride: int = 2) -> dict:
-    return {"kind": "pool", "name": name, "size": size, "stride": stride}
-
-
-def fc(name: str, units: int) -> dict:
-    return {"kind": "fc", "name": name, "units": units}
-
-
-ALEXNET = [  # the lecture's "full (simplified) AlexNet", input 227x227x3
-    conv("CONV1", 96, 11, stride=4, padding=0), pool("POOL1", 3, 2),
-    conv("CONV2", 256, 5, padding=2), pool("POOL2", 3, 2),
-    conv("CONV3", 384, 3, padding=1), conv("CONV4", 384, 3, padding=1), conv("CONV5", 256, 3, padding=1),
-    pool("POOL3", 3, 2), fc("FC6", 4096), fc("FC7", 4096), fc("FC8", 1000),
-]
-
-
-def vgg16(fc_units: int = 4096, classes: int = 1000) -> list:
-    """VGG-16 (configuration D): 3x3 convs with stride 1 and pad 1, 2x2 max-pools with stride 2."""
-    layers = []
-    for block, (convs, filters) in enumerate([(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)], start=1):
-        layers += [conv(f"CONV{block}_{i}", filters, 3, padding=1) for i in range(1, convs + 1)]
-        layers.append(pool(f"POOL{block}"))
-    return layers + [fc("FC6", fc_units), fc("FC7", fc_units), fc("FC8", classes)]
-
-
-VGG16 = vgg16()
-
-
-def keras_model(input_shape: tuple, layers: list) -> keras.Model:
-    """The same network with plain Keras layers, named like the spec (the tests' reference)."""
-    x = inputs = keras.Input(input_shape)
-    for layer in layers:
-        if layer["kind"] == "conv":
-            padding = layer["padding"]
-            if isinstance(padding, int):
-                x = keras.layers.ZeroPadding2D(padding, name=layer["name"] + "_pad")(x)
-                padding = "valid"
-            x = keras.layers.Conv2D(layer["filters"], layer["size"], strides=layer["stride"], padding=padding,
-                                    activation="relu", name=layer["name"])(x)
-        elif layer["kind"] == "pool":
-            x = keras.layers.MaxPooling2D(layer["size"], strides=layer["stride"], name=layer["name"])(x)
-        else:
-            if len(x.shape) > 2:
-                x = keras.layers.Flatten(name=layer["name"] + "_flatten")(x)
-            x = keras.layers.Dense(layer["units"], name=layer["name"])(x)
-    return keras.Model(inputs, x)
-
-
-def keras_macs(layer) -> int:
-    """Multiply-adds of a Keras layer: output values x (weights per output value)."""
-    if isinstance(layer, keras.layers.Conv2D):
-        return math.prod(layer.output.shape[1:]) * math.prod(layer.kernel.shape[:3])
-    if isinstance(layer, keras.layers.Dense):
-        return math.prod(layer.kernel.shape)
-    return 0
-
-
-def check_table(rows, model: keras.Model, layers: list, what: str) -> None:
-    """Your table, row by row, against the Keras model built from the same spec."""
-    expect_true(isinstance(rows, list) and all(isinstance(r, dict) for r in rows), what,
-                f"expected a list of dicts, got {type(rows).__name__}", "append one dict per layer to a list")
-    expect_equal([r.get("name") for r in rows], [layer["name"] for layer in layers], f"{what}: layer names",
-                 hint="one row per layer, in order, with the layer's 'name'")
-    for row in rows:
-        reference = model.get_layer(row["name"])
-        expected = {"shape": tuple(reference.output.shape[1:]), "memory": math.prod(reference.output.shape[1:]),
-                    "params": reference.count_params(), "macs": keras_macs(reference)}
-        for column, value in expected.items():
-            got = row.get(column)
-            expect_equal(tuple(got) if column == "shape" and got is not None else got, value,
-                         f"{what}, {row['name']}: {column!r}", quiet=True,
-                         hint={"shape": "(height, width, channels) for conv/pool, (units,) for fc",
-                               "memory": "the number of values in the output volume: height * width * channels",
-                               "params": "conv: k * (f*f*c_in + 1); fc: inputs * units + units; pool: 0",
-                               "macs": "conv: as conv_macs; fc: inputs * units; pool: 0"}[column])
-    print(f"\u2714 {what}: {len(rows)} rows agree with Keras")
+pd.DataFrame(ALEXNET, dtype=object).fillna("")  # AlexNet, one layer per row (input 227x227x3)
 
 
 # %% nbgrader={"grade": false, "grade_id": "volume_table", "locked": false, "schema_version": 3, "solution": true, "task": false}

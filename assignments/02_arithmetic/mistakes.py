@@ -1,121 +1,70 @@
-"""Wrong-but-plausible answers to assignment 02_arithmetic; each one must lose points.
+"""Wrong-but-plausible answers to assignment 02_arithmetic; the tests must reject every one.
 
-``MISTAKES[description][grade_id]`` is the full source of a solution cell written
-wrongly. Each function is written out from a template with only the wrong line(s)
-changed, so a reader sees exactly what the mistake is.
+Each mistake is the source solution with one small edit, so the difference between
+a right and a wrong submission is exactly the mistake named in the key. Building
+them from the solution (rather than retyping it) keeps the two in step: if the
+solution changes so that an edit no longer applies, importing this module fails
+and says which mistake to update.
+
+MISTAKES = {"description": {"<solution cell grade_id>": "<full replacement source of that cell>"}}
 """
+from __future__ import annotations
 
-OUTPUT_SIZE = '''def conv_output_size(n, f, stride=1, padding=0):
-    if padding == "same":
-        return {same}
-    if padding == "valid":
-        if f > n:
-            raise ValueError("filter larger than the input")
-        return {valid}
-    if isinstance(padding, bool) or not isinstance(padding, int):
-        raise ValueError(f"padding must be an int, 'valid' or 'same', got {{padding!r}}")
-    span = {span}
-    if span < 0:
-        raise ValueError("filter larger than the padded input")
-    {fit_check}
-    return {result}
-'''
+from autograder.samples.edits import SolutionEdits
 
-CORRECT_OUTPUT_SIZE = dict(
-    same="-(-n // stride)", valid="(n - f) // stride + 1", span="n - f + 2 * padding",
-    fit_check='if span % stride:\n        raise ValueError("the filter does not fit")',
-    result="span // stride + 1")
+_edit = SolutionEdits("02_arithmetic").edit
 
-
-def output_size(**wrong: str) -> dict:
-    return {"conv_output_size": OUTPUT_SIZE.format(**(CORRECT_OUTPUT_SIZE | wrong))}
-
-
-def params(body: str) -> dict:
-    return {"conv_params": f"def conv_params(f, c_in, k, bias=True):\n    return {body}\n"}
-
-
-RECEPTIVE_FIELD = '''def receptive_field(kernel_sizes, strides=None):
-    if strides is None:
-        strides = [1] * len(kernel_sizes)
-    if len(strides) != len(kernel_sizes):
-        raise ValueError("one stride per layer")
-    field, jump = 1, 1
-    for size, stride in zip(kernel_sizes, strides):
-{loop}
-    return field
-'''
-
-
-def receptive_field(loop: str) -> dict:
-    return {"receptive_field": RECEPTIVE_FIELD.format(loop=loop)}
-
-
-def macs(body: str) -> dict:
-    return {"conv_macs": ("def conv_macs(n, c_in, f, k, stride=1, padding=0):\n"
-                          "    out = conv_output_size(n, f, stride, padding)\n"
-                          f"    return {body}\n")}
-
-
-VOLUME_TABLE = '''def volume_table(input_shape, layers):
-    shape = tuple(input_shape)
-    rows = []
-    for layer in layers:
-        if layer["kind"] == "conv":
-            n, c_in = shape[0], shape[2]
-            size = conv_output_size(n, layer["size"], layer["stride"], layer["padding"])
-            new_shape = (size, size, layer["filters"])
-            params = {conv_params}
-            macs = conv_macs(n, c_in, layer["size"], layer["filters"], layer["stride"], layer["padding"])
-        elif layer["kind"] == "pool":
-            size = conv_output_size(shape[0], layer["size"], layer["stride"], "valid")
-            new_shape, params, macs = (size, size, shape[2]), 0, 0
-        else:
-            inputs = {fc_inputs}
-            new_shape = (layer["units"],)
-            params, macs = {fc_params}, inputs * layer["units"]
-        rows.append({{"name": layer["name"], "shape": new_shape, "memory": {memory},
-                     "params": params, "macs": macs}})
-        shape = new_shape
-    return rows
-'''
-
-CORRECT_TABLE = dict(conv_params='conv_params(layer["size"], c_in, layer["filters"])',
-                     fc_inputs="math.prod(shape)", fc_params='inputs * layer["units"] + layer["units"]',
-                     memory="math.prod(new_shape)")
-
-
-def table(**wrong: str) -> dict:
-    return {"volume_table": VOLUME_TABLE.format(**(CORRECT_TABLE | wrong))}
-
+_SAME = "return -(-n // stride)"
+_VALID = "return (n - f) // stride + 1"
+_RESULT = "return span // stride + 1"
+_FIELD = "field += (size - 1) * jump"
+_FC_INPUTS = "inputs = math.prod(shape)"
 
 MISTAKES = {
     # output size
-    "output size off by one (the + 1 forgotten)": output_size(result="span // stride", valid="(n - f) // stride"),
-    "'same' computed as N // S (rounded down)": output_size(same="n // stride"),
-    "'same' ignoring the stride": output_size(same="n"),
-    "padding counted once instead of twice": output_size(span="n - f + padding"),
-    "a filter that doesn't fit is silently accepted": output_size(fit_check="pass"),
-    "true division: the output size is a float": output_size(result="span / stride + 1"),
-    "'valid' refuses what Keras accepts (rounding down)": output_size(
-        valid='(n - f) // stride + 1 if (n - f) % stride == 0 else conv_output_size(n, f, stride, 0)'),
+    "output size off by one (the + 1 forgotten)":
+        _edit("conv_output_size", (_RESULT, "return span // stride"), (_VALID, "return (n - f) // stride")),
+    "'same' computed as N // S (rounded down)":
+        _edit("conv_output_size", (_SAME, "return n // stride")),
+    "'same' ignoring the stride":
+        _edit("conv_output_size", (_SAME, "return n")),
+    "padding counted once instead of twice":
+        _edit("conv_output_size", ("span = n - f + 2 * padding", "span = n - f + padding")),
+    "a filter that doesn't fit is silently accepted":
+        _edit("conv_output_size", ("if span % stride:", "if False:  # the fit check, switched off")),
+    "true division: the output size is a float":
+        _edit("conv_output_size", (_RESULT, "return span / stride + 1")),
+    "'valid' refuses what Keras accepts (rounding down)":
+        _edit("conv_output_size", (_VALID, _VALID + " if (n - f) % stride == 0 else conv_output_size(n, f, stride, 0)")),
     # parameters
-    "bias forgotten in the parameter count": params("f * f * c_in * k"),
-    "bias counted even with bias=False": params("f * f * c_in * k + k"),
-    "input channels forgotten in the parameter count": params("f * f * k + (k if bias else 0)"),
+    "bias forgotten in the parameter count":
+        _edit("conv_params", (" + (1 if bias else 0)", "")),
+    "bias counted even with bias=False":
+        _edit("conv_params", ("(1 if bias else 0)", "1")),
+    "input channels forgotten in the parameter count":
+        _edit("conv_params", ("f * f * c_in", "f * f")),
     # receptive field
-    "receptive field ignoring the strides": receptive_field("        field += size - 1"),
-    "receptive field using each layer's own stride": receptive_field(
-        "        jump *= stride\n        field += (size - 1) * jump"),
-    "receptive field adding up the kernel sizes": receptive_field(
-        "        field += size\n    field -= 1"),
+    "receptive field ignoring the strides":
+        _edit("receptive_field", (_FIELD, "field += size - 1")),
+    "receptive field using each layer's own stride":
+        _edit("receptive_field", (f"{_FIELD}\n        jump *= stride", f"jump *= stride\n        {_FIELD}")),
+    "receptive field adding up the kernel sizes":
+        _edit("receptive_field", (_FIELD, "field += size"), ("return field", "return field - 1")),
     # multiply-adds
-    "multiply-adds over the input size (stride ignored)": macs("n * n * k * f * f * c_in"),
-    "FLOPs (2 per multiply-add) instead of multiply-adds": macs("2 * out * out * k * f * f * c_in"),
-    "the bias counted as a multiply-add": macs("out * out * k * (f * f * c_in + 1)"),
+    "multiply-adds over the input size (stride ignored)":
+        _edit("conv_macs", ("return out * out", "return n * n")),
+    "FLOPs (2 per multiply-add) instead of multiply-adds":
+        _edit("conv_macs", ("return out * out", "return 2 * out * out")),
+    "the bias counted as a multiply-add":
+        _edit("conv_macs", ("f * f * c_in", "(f * f * c_in + 1)")),
     # tables
-    "table: conv biases forgotten": table(conv_params='conv_params(layer["size"], c_in, layer["filters"], bias=False)'),
-    "table: fully connected biases forgotten": table(fc_params='inputs * layer["units"]'),
-    "table: fully connected layer sees only the channels (no flatten)": table(fc_inputs="shape[-1]"),
-    "table: memory counts one channel only": table(memory="math.prod(new_shape[:2])"),
+    "table: conv biases forgotten":
+        _edit("volume_table", ('conv_params(layer["size"], c_in, layer["filters"])',
+                               'conv_params(layer["size"], c_in, layer["filters"], bias=False)')),
+    "table: fully connected biases forgotten":
+        _edit("volume_table", ('inputs * layer["units"] + layer["units"]', 'inputs * layer["units"]')),
+    "table: fully connected layer sees only the channels (no flatten)":
+        _edit("volume_table", (_FC_INPUTS, "inputs = shape[-1]")),
+    "table: memory counts one channel only":
+        _edit("volume_table", ('"memory": math.prod(new_shape)', '"memory": math.prod(new_shape[:2])')),
 }

@@ -69,8 +69,9 @@ from course.grading import (expect_close, expect_true, hidden_rng, hidden_seed, 
 # $$\text{out}[n, i, j, k] = b[k] + \sum_{u, v, c} x_{\text{pad}}[n,\; iS + u,\; jS + v,\; c]\; w[u, v, c, k].$$
 #
 # We use TensorFlow's `tf.nn.conv2d` as the forward pass here (it computes exactly this), so this
-# notebook does not give away assignment 1. The next, read-only cell also holds the oracles of the
-# tests: TensorFlow's automatic differentiation (`tf.GradientTape`).
+# notebook does not give away assignment 1. The next, read-only cell imports it, `conv_forward`, from
+# `course/references.py`, together with the oracles of the tests: TensorFlow's automatic
+# differentiation (`tf.GradientTape`) of the convolution (`tf_conv_grads`) and of pooling (`tf_pool_grad`).
 #
 # **What "upstream gradient" means.** Somewhere above the layer there is a scalar loss `L`. Backprop
 # hands the layer `dout = dL/d out`, an array shaped like its output, and asks for `dL/dx`, `dL/dw`,
@@ -78,34 +79,7 @@ from course.grading import (expect_close, expect_true, hidden_rng, hidden_seed, 
 # the loss `L = sum(out * dout)`, whose gradient with respect to `out` is exactly `dout`.
 
 # %% nbgrader={"grade": false, "grade_id": "oracles", "locked": true, "schema_version": 3, "solution": false, "task": false}
-def padding_spec(pad):
-    """Explicit zero padding of height and width only, as tf.nn.conv2d wants it spelled."""
-    return [[0, 0], [pad, pad], [pad, pad], [0, 0]]
-
-
-def conv_forward(x, w, b, stride=1, pad=0):
-    """The convolutional layer's forward pass (TensorFlow), as float64 NumPy."""
-    return tf.nn.conv2d(np.asarray(x, np.float64), np.asarray(w, np.float64), stride, padding_spec(pad)).numpy() + b
-
-
-def tf_conv_grads(dout, x, w, b, stride=1, pad=0):
-    """(dx, dw, db) of L = sum(conv(x, w, b) * dout), by TensorFlow's automatic differentiation."""
-    x, w, b = (tf.constant(np.asarray(v, np.float64)) for v in (x, w, b))
-    with tf.GradientTape() as tape:
-        tape.watch([x, w, b])
-        out = tf.nn.conv2d(x, w, stride, padding_spec(pad)) + b
-        loss = tf.reduce_sum(out * dout)
-    return [g.numpy() for g in tape.gradient(loss, [x, w, b])]
-
-
-def tf_pool_grad(dout, x, size, stride, mode="max"):
-    """dx of L = sum(pool(x) * dout) for max or average pooling, by automatic differentiation."""
-    pool = {"max": tf.nn.max_pool2d, "avg": tf.nn.avg_pool2d}[mode]
-    x = tf.constant(np.asarray(x, np.float64))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        loss = tf.reduce_sum(pool(x, size, stride, "VALID") * dout)
-    return tape.gradient(loss, x).numpy()
+from course.references import conv_forward, tf_conv_grads, tf_pool_grad  # TensorFlow's forward pass and gradients
 
 
 def floor_note(sizes, windows, stride, pad=0):

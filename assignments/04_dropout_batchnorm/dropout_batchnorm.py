@@ -64,8 +64,7 @@ import numpy as np
 import tensorflow as tf
 
 from course import data
-from course.grading import (expect_close, expect_raises, expect_shape, expect_true, hidden_rng, hidden_seed,
-                            numerical_gradient)
+from course.grading import expect_close, expect_raises, expect_true, hidden_rng, hidden_seed, numerical_gradient
 
 (train_images, train_labels), _ = data.fashion_mnist()  # for the demos
 
@@ -138,67 +137,16 @@ print(f"mean pixel: original {image.mean():.4f}, one training sample {samples[0]
       f"mean of the samples {samples.mean():.4f}")
 
 # %% nbgrader={"grade": true, "grade_id": "test_dropout_train", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# The mask is random, so the statistical checks below get tolerances from Hoeffding's inequality: a correct
-# dropout fails one with probability at most FAILURE (1e-9), whatever its shape, keep probability or way of
-# drawing the mask (any draw that keeps each unit independently with probability keep_prob). Over the whole cell
-# (7 fractions of zeros and 4 means at 1e-9 each, 2 comparisons with Keras at 2e-9 each, the new-mask check at
-# 2^-2000) a correct dropout loses these points with probability at most 1.5e-8 (union bound).
-FAILURE = 1e-9
-
-
-def hoeffding_tolerance(ranges, failure=FAILURE):
-    """t such that P(|mean - E[mean]| >= t) <= failure for independent terms, term i within an interval of
-    width ranges[i]. Hoeffding: P(|mean - E[mean]| >= t) <= 2 exp(-2 n^2 t^2 / sum(ranges^2)), solved for t."""
-    ranges = np.asarray(ranges, dtype=float).ravel()
-    return float(np.sqrt(np.log(2 / failure) * np.sum(ranges ** 2) / 2) / ranges.size)
-
-
-def check_training_dropout(keep_prob, scale_at, shape, seed):
-    """Statistics of one training-time call: surviving values, fraction zeroed, mean kept."""
-    x = np.random.default_rng(seed + 100).uniform(0.5, 1.5, size=shape)  # never 0, so 0 means dropped
-    what = f"dropout_forward(keep_prob={keep_prob}, training=True, scale_at={scale_at!r}) on shape {shape}"
-    out = dropout_forward(x, keep_prob, training=True, rng=np.random.default_rng(seed), scale_at=scale_at)
-    expect_shape(out, shape, what, quiet=True)
-    out = np.asarray(out)
-    kept = out != 0
-    scale = 1 / keep_prob if scale_at == "train" else 1.0
-    expect_close(out[kept], x[kept] * scale, f"{what}: the units that survive", rtol=1e-6,
-                 hint="scale_at='train' divides the kept units by keep_prob; scale_at='test' keeps them as they are",
-                 mistakes={"no rescaling in training (inverted dropout divides by keep_prob)": x[kept],
-                           "multiplied by keep_prob instead of divided": x[kept] * keep_prob,
-                           "divided by keep_prob although scale_at='test'": x[kept] / keep_prob})
-    # Fraction zeroed: the mean of n = x.size indicators in [0, 1], expected 1 - keep_prob. Hoeffding with widths 1:
-    # P(fail) <= 2 exp(-2 n t^2) = FAILURE, i.e. t = sqrt(ln(2e9) / 2n): 0.0103 for n = 100,000 (the tests use
-    # n >= 90,000: t <= 0.0109). Dropping with probability keep_prob instead is off by |2 keep_prob - 1|: 0.6 at
-    # keep_prob = 0.8, 0.4 at 0.3, 0.8 at 0.9, at least 36 times t; its own fraction strays that far with
-    # probability below 2 exp(-2 * 90,000 * 0.389^2) < 1e-11000. (At keep_prob = 0.5 the two are the same.)
-    zeroed, tolerance = 1 - kept.mean(), hoeffding_tolerance(np.ones(x.size))
-    expect_true(abs(zeroed - (1 - keep_prob)) < tolerance, f"{what}: fraction of zeros",
-                f"expected {1 - keep_prob:.2f} ± {tolerance:.4f} of the units dropped, got {zeroed:.4f}"
-                + (" -- you DROP with probability keep_prob instead of KEEPING with it"
-                   if abs(zeroed - keep_prob) < tolerance else ""),
-                hint="keep a unit when rng.random(x.shape) < keep_prob", quiet=True)
-    if scale_at == "train":
-        # Mean activation: out_i = x_i m_i / keep_prob lies in [0, x_i / keep_prob] and E[out_i] = x_i, so Hoeffding
-        # with widths x_i / keep_prob gives P(|mean(out) - mean(x)| >= t) <= FAILURE for the t computed here:
-        # t / mean(x) = 1.35% (keep_prob 0.8, n = 100,000), 2.15% (0.5, 100,000), 2.27% (0.5, 90,000), 2.54% (0.3,
-        # 200,000). (The old fixed 1% failed a correct dropout with probability 1.1% over these four calls, by the
-        # normal approximation: 0.0024 + 0.0049 + 0.0040 from the three with keep_prob <= 0.5.)
-        # Forgetting 1/keep_prob moves the mean by (1 - keep_prob) mean(x): 20%, 50%, 70%, at least 14 times t;
-        # multiplying by keep_prob instead by 1 - keep_prob^2 >= 36%; the survivors check above fails both for certain.
-        tolerance = hoeffding_tolerance(x / keep_prob)
-        expect_true(abs(out.mean() - x.mean()) < tolerance, f"{what}: the mean activation",
-                    f"inverted dropout keeps the mean: expected {x.mean():.4f} ± {tolerance:.4f}, got {out.mean():.4f}",
-                    hint="divide by keep_prob so that E[output] = input", quiet=True)
-    return x, out
-
-
-def keras_dropout(x, keep_prob, seed):
-    return keras.layers.Dropout(rate=1 - keep_prob, seed=seed, dtype="float32")(x, training=True).numpy()
-
+# The mask is random, so the statistical checks below (check_training_dropout, in course/references.py with its
+# reasoning) get tolerances from Hoeffding's inequality: a correct dropout fails one with probability at most
+# FAILURE (1e-9), whatever its shape, keep probability or way of drawing the mask (any draw that keeps each unit
+# independently with probability keep_prob). Over the whole cell (7 fractions of zeros and 4 means at 1e-9 each,
+# 2 comparisons with Keras at 2e-9 each, the new-mask check at 2^-2000) a correct dropout loses these points with
+# probability at most 1.5e-8 (union bound).
+from course.references import check_training_dropout, hoeffding_tolerance, keras_dropout
 
 # Inverted dropout (Keras' convention), keep probability 0.8: compare with keras.layers.Dropout(rate=0.2).
-x, ours = check_training_dropout(0.8, "train", (400, 250), seed=0)
+x, ours = check_training_dropout(dropout_forward, 0.8, "train", (400, 250), seed=0)
 theirs = keras_dropout(x.astype(np.float32), 0.8, seed=0)
 # Both fractions are within t = hoeffding_tolerance(n ones) = 0.0103 of 0.2 except with probability FAILURE each,
 # so their difference exceeds 2t with probability at most 2e-9 (union bound). Dropping with probability 0.8 instead
@@ -212,7 +160,7 @@ expect_close(np.median(ours[ours != 0] / x[ours != 0]), np.median(theirs[theirs 
 print("\u2714 inverted dropout: survivors scaled by 1/p, about 1 - p zeroed, mean kept, as in Keras")
 
 # Scaling at test time: the surviving units are left as they are during training.
-check_training_dropout(0.8, "test", (400, 250), seed=1)
+check_training_dropout(dropout_forward, 0.8, "test", (400, 250), seed=1)
 print("\u2714 dropout scaled at test time: survivors unchanged in training")
 
 # The mask comes from the generator you are given: same seed, same mask; next call, a new mask.
@@ -230,11 +178,11 @@ expect_true(not np.array_equal(dropout_forward(x, 0.5, True, rng), first), "a ne
 ### BEGIN HIDDEN TESTS
 for keep_prob, scale_at, shape, seed in [(0.5, "train", (20, 10, 10, 50), 3), (0.3, "train", (200_000,), 4),
                                          (0.5, "test", (1000, 100), 5), (0.9, "test", (8, 25, 25, 20), 6)]:
-    check_training_dropout(keep_prob, scale_at, shape, hidden_seed(seed))
+    check_training_dropout(dropout_forward, keep_prob, scale_at, shape, hidden_seed(seed))
 x = hidden_rng(9).normal(size=(30, 7))
 expect_close(dropout_forward(x, 1.0, True, hidden_rng(0)), x, "keep_prob=1.0: nothing is dropped",
              hint="with keep_prob = 1 every unit survives and the scale is 1")
-x, ours = check_training_dropout(0.5, "train", (300, 300), seed=hidden_seed(11))
+x, ours = check_training_dropout(dropout_forward, 0.5, "train", (300, 300), seed=hidden_seed(11))
 theirs = keras_dropout(x.astype(np.float32), 0.5, seed=hidden_seed(11))
 # As above: each fraction within t = 0.0109 of 0.5 (n = 90,000) except with probability 1e-9, so P(fail) <= 2e-9.
 expect_close(np.mean(ours == 0), np.mean(theirs == 0), "fraction zeroed against keras.layers.Dropout(rate=0.5)",
@@ -392,49 +340,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training: bool,
 
 
 # %% [markdown]
-# The read-only cell below sets up Keras' `BatchNormalization` as the reference (in float64, so that
-# the comparison can be tight) and builds test inputs whose channels have very different scales.
+# The read-only cell below checks your function against Keras' `BatchNormalization` (in float64, so that
+# the comparison can be tight), on test inputs whose channels have very different scales; the reference,
+# the inputs and the outputs of typical mistakes come from `course/references.py`.
 
 # %% nbgrader={"grade": false, "grade_id": "keras_batchnorm", "locked": true, "schema_version": 3, "solution": false, "task": false}
-def keras_batchnorm(input_shape, gamma, beta, running_mean, running_var, momentum, epsilon):
-    """A float64 keras.layers.BatchNormalization holding the given weights and statistics."""
-    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, dtype="float64")
-    layer.build(input_shape)
-    layer.set_weights([gamma, beta, running_mean, running_var])
-    return layer
-
-
-def batchnorm_case(shape, seed):
-    """Input with per-channel scales from 0.05 to 5, and random gamma, beta and running statistics."""
-    rng = np.random.default_rng(seed)
-    channels = shape[-1]
-    x = rng.normal(size=shape) * np.geomspace(0.05, 5, channels) + rng.normal(size=channels)
-    gamma, beta = rng.uniform(0.5, 2, channels), rng.normal(size=channels)
-    running_mean, running_var = rng.normal(size=channels), rng.uniform(0.5, 2, channels)
-    return x, gamma, beta, running_mean, running_var
-
-
-def batchnorm_mistakes(x, gamma, beta, running_mean, running_var, momentum, epsilon):
-    """Outputs and statistics that typical mistakes produce (training mode)."""
-    axes = tuple(range(x.ndim - 1))
-    mean, var = x.mean(axis=axes), x.var(axis=axes)
-    unbiased = x.var(axis=axes, ddof=1)
-    normalised = (x - mean) / np.sqrt(var + epsilon)
-    return {
-        "out": {"unbiased variance (ddof=1) used: Keras divides by the number of values": gamma * (x - mean) / np.sqrt(unbiased + epsilon) + beta,
-                "epsilon added outside the square root": gamma * (x - mean) / (np.sqrt(var) + epsilon) + beta,
-                "gamma and beta not applied": normalised,
-                "running statistics used in training": gamma * (x - running_mean) / np.sqrt(running_var + epsilon) + beta,
-                "statistics over the batch axis only (a conv layer also averages over height and width)":
-                    gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + epsilon) + beta},
-        "mean": {"momentum inverted: it weights the OLD value in Keras": (1 - momentum) * running_mean + momentum * mean,
-                 "running mean not updated": running_mean},
-        "var": {"momentum inverted: it weights the OLD value in Keras": (1 - momentum) * running_var + momentum * var,
-                "unbiased variance in the running average (PyTorch's convention, not Keras')": momentum * running_var + (1 - momentum) * unbiased,
-                "epsilon added to the stored running variance (it belongs only inside the square root, when normalising)":
-                    momentum * running_var + (1 - momentum) * (var + epsilon),
-                "running variance not updated": running_var},
-    }
+from course.references import batchnorm_case, batchnorm_mistakes, keras_batchnorm
 
 
 def check_batchnorm(shape, training, momentum, epsilon, seed):
@@ -449,19 +360,7 @@ def check_batchnorm(shape, training, momentum, epsilon, seed):
                 f"expected a tuple (out, new_running_mean, new_running_var), got {type(result).__name__}",
                 hint="return out, new_running_mean, new_running_var", quiet=True)
     out, new_mean, new_var = result
-    if training:
-        wrong = batchnorm_mistakes(x, gamma, beta, running_mean, running_var, momentum, epsilon)
-    else:
-        batch_stats = x.mean(axis=tuple(range(x.ndim - 1))), x.var(axis=tuple(range(x.ndim - 1)))
-        wrong = {"out": {"batch statistics used at inference (use the running ones)":
-                         gamma * (x - batch_stats[0]) / np.sqrt(batch_stats[1] + epsilon) + beta,
-                         "gamma and beta not applied at inference (the learned scale and shift are used in both modes)":
-                         (x - running_mean) / np.sqrt(running_var + epsilon),
-                         "epsilon left out of the square root at inference (as if the stored running variance already "
-                         "held it: Keras adds it only when normalising)":
-                         gamma * (x - running_mean) / np.sqrt(running_var) + beta},
-                 "mean": {"running mean updated at inference": momentum * running_mean + (1 - momentum) * batch_stats[0]},
-                 "var": {"running variance updated at inference": momentum * running_var + (1 - momentum) * batch_stats[1]}}
+    wrong = batchnorm_mistakes(x, gamma, beta, running_mean, running_var, momentum, epsilon, training)
     expect_close(out, expected, f"{what}: output", rtol=1e-7, atol=1e-9, mistakes=wrong["out"],
                  hint="per channel: gamma * (x - mean) / sqrt(var + epsilon) + beta, statistics over all axes but the last")
     expect_close(new_mean, layer.moving_mean.numpy(), f"{what}: new running mean", rtol=1e-9, atol=1e-12,
