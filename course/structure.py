@@ -52,7 +52,8 @@ def _parents(layer) -> list:
     return [node.operation for node in nodes[0].parent_nodes]
 
 
-def _depths(model) -> dict:
+def depths(model) -> dict:
+    """Each layer of a functional model -> its depth from the input (the input layer is 0)."""
     depth: dict = {}
 
     def visit(layer) -> int:
@@ -73,7 +74,7 @@ def layer_specs(model) -> list[LayerSpec]:
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}: return "
                         "keras.Model(inputs, outputs) from your function")
-    depth = _depths(model)
+    depth = depths(model)
     raw = {}
     for layer in model.layers:
         config = layer.get_config()

@@ -14,66 +14,9 @@ tf = pytest.importorskip("tensorflow")
 from course import viz  # noqa: E402
 
 
-# --------------------------------------------------------------------------- tiny models with known answers
-
-
-def linear_model(shape, n_classes, seed):
-    """score = b + sum(W * image); returns the model, W (H, W, C, n_classes) and b."""
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input(shape)
-    net = keras.Model(inputs, keras.layers.Dense(n_classes, name="scores")(keras.layers.Flatten()(inputs)))
-    weights, bias = rng.normal(size=(*shape, n_classes)), rng.normal(size=n_classes)
-    net.get_layer("scores").set_weights([weights.reshape(-1, n_classes), bias])
-    return net, weights, bias
-
-
-def relu_net(seed):
-    """Flatten -> Dense(relu) -> Dense -> ReLU layer -> Dense, random weights."""
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input((4, 4, 1))
-    x = keras.layers.Dense(6, activation="relu", name="d1")(keras.layers.Flatten()(inputs))
-    x = keras.layers.ReLU(name="r2")(keras.layers.Dense(5, name="d2")(x))
-    net = keras.Model(inputs, keras.layers.Dense(3, name="d3")(x))
-    for name in ("d1", "d2", "d3"):
-        layer = net.get_layer(name)
-        layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
-    return net
-
-
-def relu_net_gradient(net, image, class_index, guided):
-    """Backprop by hand through relu_net: mask (x > 0), and for guided backprop also (upstream > 0)."""
-    (w1, b1), (w2, b2), (w3, _) = (net.get_layer(n).get_weights() for n in ("d1", "d2", "d3"))
-    pre1 = image.astype(np.float64).reshape(-1) @ w1 + b1
-    pre2 = np.maximum(pre1, 0) @ w2 + b2
-    upstream = w3[:, class_index]
-    for pre, weights in ((pre2, w2), (pre1, w1)):
-        mask = (pre > 0) & (upstream > 0) if guided else pre > 0
-        upstream = weights @ (upstream * mask)
-    return upstream.reshape(image.shape)
-
-
-def cam_net(seed, negative_head=False):
-    """conv(relu) -> 2x2 max pool 'pool' -> Flatten -> Dense: the score gradient varies over space."""
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input((8, 8, 2))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
-    x = keras.layers.MaxPooling2D(2, name="pool")(x)
-    net = keras.Model(inputs, keras.layers.Dense(3, name="head")(keras.layers.Flatten()(x)))
-    net.get_layer("conv").set_weights([rng.normal(size=(3, 3, 2, 4)), np.abs(rng.normal(size=4))])
-    head = rng.normal(size=(64, 3))
-    net.get_layer("head").set_weights([-np.abs(head) if negative_head else head, np.zeros(3)])
-    return net
-
-
-def grad_cam_by_hand(net, image, class_index):
-    """Activations with tf.nn ops; dS/dA is the head's weight at each position; mean over space."""
-    kernel, bias = net.get_layer("conv").get_weights()
-    conv = tf.nn.relu(tf.nn.conv2d(image[None], kernel, 1, "SAME") + bias)
-    activations = tf.nn.max_pool2d(conv, 2, 2, "VALID")[0].numpy().astype(np.float64)
-    head = net.get_layer("head").get_weights()[0].reshape(*activations.shape, -1)[..., class_index]
-    cam = np.maximum(np.sum(head.mean(axis=(0, 1)) * activations, axis=-1), 0)
-    cam = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")[..., 0].numpy()
-    return cam / cam.max() if cam.max() > 0 else cam
+# Tiny models with known answers: course.viz_oracles (the assignment's tests use them too; they are
+# checked against TensorFlow in test_viz_oracles.py).
+from course.viz_oracles import cam_net, grad_cam_by_hand, linear_model, relu_net, relu_net_gradient  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -83,8 +83,6 @@ except ModuleNotFoundError:  # a kernel whose Python lacks the course package
     ) from None
 profile = start()
 
-import math
-
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -101,78 +99,14 @@ from course.train import compile_classifier, fit, set_batchnorm_momentum
 BN_EPSILON = 1.001e-5  # batch norm's epsilon in keras.applications' ResNet and DenseNet
 
 # %% [markdown]
-# The next cell holds the helpers the tests use: they turn a block function into a model,
-# build the reference from the model zoo, and compare the two. It is read-only.
+# The tests' helpers live in `course/model_checks.py` (read it if you want to know exactly how you
+# are graded): they turn a block function into a model, build the reference from the model zoo,
+# compare the two layer by layer, and measure gradients with the tests' own code.
 
 # %% nbgrader={"grade": false, "grade_id": "grading_helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+from course.model_checks import (block_model, canonical_initialisation, check_block, conv_kernel_gradient_norms,
+                                 expect_no_zoo, student_model, weights_without_biases)
 from course.models import densenet as zoo_densenet, inception as zoo_inception, resnet as zoo_resnet
-
-_OWN_CODE_HINT = ("the tests compare your model with the model zoo's, so a solution that calls "
-                  "course.models proves nothing: build the layers yourself with keras.layers")
-
-
-def expect_no_zoo(fn, what: str) -> None:
-    """Your function (and the notebook helpers it calls) must not use the model zoo."""
-    expect_own_code(fn, what, ("course.models",), _OWN_CODE_HINT)
-
-
-def student_model(build, what: str, hint: str) -> keras.Model:
-    """Call the student's builder; turn a crash or a missing return into a message that says so."""
-    try:
-        model = build()
-    except GradingError:
-        raise
-    except NotImplementedError:
-        raise GradingError(what, "your builder is not written yet: it still raises NotImplementedError",
-                           "replace `raise NotImplementedError()` in its cell with your code") from None
-    except Exception as exc:  # noqa: BLE001 - the student's code failed: report it, with the hint
-        raise GradingError(what, f"building your model raised {type(exc).__name__}: {exc}", hint) from None
-    expect_true(model is not None, what, "your function returned None", "did you forget a `return`?", quiet=True)
-    return model
-
-
-def block_model(block, input_shape, **kwargs) -> keras.Model:
-    """A block function (tensor -> tensor) as a model on a new Input of `input_shape`."""
-    inputs = keras.Input(tuple(input_shape))
-    outputs = block(inputs, **kwargs)
-    if outputs is None:
-        raise GradingError("your block function", "it returned None", "return the output tensor")
-    return keras.Model(inputs, outputs)
-
-
-def expect_same_layers(mine: keras.Model, reference: keras.Model, what: str, hint: str) -> None:
-    """expect_same_structure, except that the padding of 1x1 convolutions is not compared.
-
-    A 1x1 window never overlaps the border, so 'same' and 'valid' compute the same thing
-    (for any stride); the zoo happens to write both, and a student should not have to guess.
-    """
-    for model in (mine, reference):
-        for layer in model.layers:
-            if isinstance(layer, layers.Conv2D) and tuple(layer.kernel_size) == (1, 1):
-                layer.padding = "valid"
-    expect_same_structure(mine, reference, what, hint=hint)
-
-
-def check_block(student_fn, reference_fn, input_shape, what: str, hint: str, **kwargs) -> keras.Model:
-    """The student's block against the zoo's block, on the same input and arguments."""
-    expect_no_zoo(student_fn, what)
-    mine = student_model(lambda: block_model(student_fn, input_shape, **kwargs), what, hint)
-    expect_same_layers(mine, block_model(reference_fn, input_shape, **kwargs), what, hint)
-    return mine
-
-
-def weights_without_biases(model) -> int:
-    """Convolution and dense weights of a model, biases and batch norm left out (as the papers count)."""
-    return sum(math.prod(layer.kernel.shape) for layer in model.layers
-               if isinstance(layer, (layers.Conv2D, layers.Dense)))
-
-
-def reference_gradient_norms(model, x, y) -> np.ndarray:
-    """Oracle: norm of d(mean cross-entropy)/d(kernel) for each Conv2D, batch norm in training mode."""
-    kernels = [layer.kernel for layer in model.layers if isinstance(layer, layers.Conv2D)]
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=True)))
-    return np.array([np.sqrt(np.sum(np.square(g.numpy()))) for g in tape.gradient(loss, kernels)])
 
 
 # %% [markdown]
@@ -673,7 +607,7 @@ def check_net(depth, residual, input_shape=(28, 28, 1), num_classes=10):
     what = f"cifar_net({depth}, residual={residual}, input_shape={input_shape}, num_classes={num_classes})"
     expect_no_zoo(cifar_net, what)
     mine = student_model(lambda: cifar_net(depth, residual, input_shape, num_classes), what, net_hint)
-    expect_same_layers(mine, zoo_cifar_net(depth, residual, input_shape, num_classes), what, net_hint)
+    expect_same_structure(mine, zoo_cifar_net(depth, residual, input_shape, num_classes), what, hint=net_hint)
 
 
 check_net(20, residual=False)  # the lectures' plain-20
@@ -719,22 +653,20 @@ def conv_gradient_norms(model: keras.Model, x, y) -> np.ndarray:
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_conv_gradient_norms", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-def inference_mode_norms(model, x, y):
-    kernels = [layer.kernel for layer in model.layers if isinstance(layer, layers.Conv2D)]
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=False)))
-    return np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(loss, kernels)])
+expect_own_code(conv_gradient_norms, "conv_gradient_norms", ("course.model_checks",),
+                "the tests measure with course.model_checks: write your own measurement with tf.GradientTape")
 
 
 def check_gradient_norms(model, x, y, what):
-    expected = reference_gradient_norms(model, x, y)
+    expected = conv_kernel_gradient_norms(model, x, y)
     got = conv_gradient_norms(model, x, y)
     expect_close(got, expected, what, rtol=1e-3, atol=1e-7,
                  hint="one norm per Conv2D kernel (not biases, not Dense), loss = MEAN cross-entropy of "
                       "model(x, training=True)",
                  mistakes={"the loss is summed over the batch instead of averaged": expected * len(y),
                            "squared norms": expected ** 2,
-                           "batch norm in inference mode (training=False)": inference_mode_norms(model, x, y)})
+                           "batch norm in inference mode (training=False)":
+                               conv_kernel_gradient_norms(model, x, y, training=False)})
 
 
 rng = np.random.default_rng(0)
@@ -823,44 +755,10 @@ plt.show()
 flow_hint = "build the nets with cifar_net (section 7) using your residual_block, with shortcuts only when residual=True"
 
 
-def canonical_initialisation(model, seed):
-    """Initial weights that depend only on the net's structure and `seed`, not on the order in which its builder
-    created the layers (that order decides what Keras' seeded initialisers draw for each layer).
-
-    Every Conv2D and Dense kernel is Glorot-uniform (Keras' default), drawn from one NumPy generator in the order
-    (depth from the input, kernel shape, strides), which no two kernels of a correct cifar_net share; biases and
-    batch norm's beta are 0, its gamma 1 (its moving statistics are not used in training mode).
-    """
-    depth = {}
-
-    def depth_of(layer):
-        if layer not in depth:
-            nodes = getattr(layer, "_inbound_nodes", [])
-            parents = [node.operation for node in nodes[0].parent_nodes] if nodes else []
-            depth[layer] = 1 + max((depth_of(parent) for parent in parents), default=-1)
-        return depth[layer]
-
-    for layer in model.layers:
-        for weight in layer.weights:
-            if weight.name in ("bias", "beta", "moving_mean"):
-                weight.assign(np.zeros(weight.shape, "float32"))
-            elif weight.name in ("gamma", "moving_variance"):
-                weight.assign(np.ones(weight.shape, "float32"))
-    with_kernels = sorted((layer for layer in model.layers if isinstance(layer, (layers.Conv2D, layers.Dense))),
-                          key=lambda layer: (depth_of(layer), tuple(layer.kernel.shape),
-                                             tuple(getattr(layer, "strides", ()))))
-    rng = np.random.default_rng(seed)
-    for layer in with_kernels:
-        shape = tuple(layer.kernel.shape)
-        field = math.prod(shape[:-2])  # 1 for a Dense kernel
-        limit = math.sqrt(6 / (field * shape[-2] + field * shape[-1]))
-        layer.kernel.assign(rng.uniform(-limit, limit, shape).astype("float32"))
-
-
 def first_to_last(depth, residual, seed, widths=(4, 8, 16)):
     net = student_model(lambda: cifar_net(depth, residual, widths=widths), f"cifar_net({depth}, {residual})", flow_hint)
     canonical_initialisation(net, seed)
-    norms = reference_gradient_norms(net, x_flow, y_flow)
+    norms = conv_kernel_gradient_norms(net, x_flow, y_flow)
     return norms[0] / norms[-1]
 
 

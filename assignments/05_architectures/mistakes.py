@@ -140,6 +140,11 @@ MISTAKES = {
                              + _solution.cells["inception_module"][:_solution.cells["inception_module"].index(MARKERS[0])]
                              + "return zoo_module(x, n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj, "
                                "name=f\"m{id(x)}\")\n"},
+    "gradient norms taken from the tests' own measurement":
+        _body("conv_gradient_norms", """
+    from course.model_checks import conv_kernel_gradient_norms
+    return conv_kernel_gradient_norms(model, x, y)
+"""),
     "LeNet-5 built by models.build":
         _body("lenet5", """
     return models.build("lenet5", input_shape=input_shape, num_classes=num_classes, activation=activation)

@@ -112,120 +112,26 @@ for ax, i in zip(axes, gallery):
 plt.show()
 
 # %% [markdown]
-# The next cell holds what the tests compare you with. It is read-only: tiny Keras models whose
-# answers can be derived by hand, and those answers computed with NumPy.
+# What the tests compare you with lives in `course/viz_oracles.py`: tiny Keras models whose
+# answers can be derived by hand (a linear classifier, a two-layer ReLU net, a one-convolution
+# net), and those answers computed with NumPy. Reading it is a good way to check your
+# understanding of each method; calling it from your solution is refused, as is calling `course.viz`.
 
 # %% nbgrader={"grade": false, "grade_id": "oracles", "locked": true, "schema_version": 3, "solution": false, "task": false}
+from course.viz_oracles import (ascent_by_hand, cam_net, grad_cam_by_hand, linear_model, occlusion_by_hand,
+                                 relu_net, relu_net_gradient)
+
 # course.viz holds the lecture's own versions of what you write here (the demos use them): a
 # solution that calls them would prove nothing, so every test first checks that yours does not.
 VIZ_ANSWERS = tuple(f"course.viz.{name}" for name in (
     "normalise_filters", "layer_model", "feature_maps", "occlusion_map", "class_score_gradient", "saliency",
-    "guided_relu", "guided_backprop", "grad_cam", "class_model", "penultimate_features", "tsne"))
+    "guided_relu", "guided_backprop", "grad_cam", "class_model", "penultimate_features", "tsne")) + (
+    "course.viz_oracles",)  # the tests' closed-form answers for their tiny models
 
 
 def expect_own_viz(fn, what):
     expect_own_code(fn, what, VIZ_ANSWERS, "write it yourself with keras and tf.GradientTape; from course.viz "
                     "use only the plotting and plumbing helpers imported at the top")
-
-
-def linear_model(shape, n_classes, seed):
-    """score = b + sum(W * image): a classifier whose every visualisation is known in closed form.
-
-    Returns the Keras model and its weights as W of shape (H, W, C, n_classes) and b.
-    """
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input(shape)
-    outputs = keras.layers.Dense(n_classes, name="scores")(keras.layers.Flatten()(inputs))
-    net = keras.Model(inputs, outputs)
-    weights, bias = rng.normal(size=(*shape, n_classes)), rng.normal(size=n_classes)
-    net.get_layer("scores").set_weights([weights.reshape(-1, n_classes), bias])
-    return net, weights, bias
-
-
-def occlusion_by_hand(weights, bias, image, class_index, patch, stride, fill):
-    """The linear model's score with the patch at every position, computed pixel by pixel."""
-    height, width = image.shape[:2]
-    rows, cols = (height - patch) // stride + 1, (width - patch) // stride + 1
-    out = np.zeros((rows, cols))
-    for i in range(rows):
-        for j in range(cols):
-            occluded = image.astype(np.float64).copy()
-            occluded[i * stride:i * stride + patch, j * stride:j * stride + patch] = fill
-            out[i, j] = bias[class_index] + np.sum(weights[..., class_index] * occluded)
-    return out
-
-
-def relu_net(seed, shape=(4, 4, 1), hidden=(6, 5), n_classes=3):
-    """Flatten -> Dense(relu) -> Dense -> ReLU layer -> Dense: both kinds of ReLU a model can have."""
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input(shape)
-    x = keras.layers.Dense(hidden[0], activation="relu", name="d1")(keras.layers.Flatten()(inputs))
-    x = keras.layers.ReLU(name="r2")(keras.layers.Dense(hidden[1], name="d2")(x))
-    outputs = keras.layers.Dense(n_classes, name="d3")(x)
-    net = keras.Model(inputs, outputs)
-    for name in ("d1", "d2", "d3"):
-        layer = net.get_layer(name)
-        layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
-    return net
-
-
-def relu_net_gradient(net, image, class_index, guided):
-    """Backprop through relu_net by hand: plain (mask x > 0) or guided (also mask upstream > 0)."""
-    (w1, b1), (w2, b2), (w3, _) = (net.get_layer(n).get_weights() for n in ("d1", "d2", "d3"))
-    x = image.astype(np.float64).reshape(-1)
-    pre1 = x @ w1 + b1
-    pre2 = np.maximum(pre1, 0) @ w2 + b2
-    upstream = w3[:, class_index]
-    for pre, weights in ((pre2, w2), (pre1, w1)):
-        mask = (pre > 0) & (upstream > 0) if guided else pre > 0
-        upstream = weights @ (upstream * mask)
-    return upstream.reshape(image.shape)
-
-
-def cam_net(seed, shape=(8, 8, 2), filters=4, n_classes=3, negative_head=False):
-    """conv(relu) -> 2x2 max pool -> Flatten -> Dense: class-score gradients differ from place to place."""
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input(shape)
-    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv")(inputs)
-    x = keras.layers.MaxPooling2D(2, name="pool")(x)
-    outputs = keras.layers.Dense(n_classes, name="head")(keras.layers.Flatten()(x))
-    net = keras.Model(inputs, outputs)
-    kernel = rng.normal(size=(3, 3, shape[-1], filters))
-    net.get_layer("conv").set_weights([kernel, np.abs(rng.normal(size=filters))])
-    head = rng.normal(size=net.get_layer("head").get_weights()[0].shape)
-    net.get_layer("head").set_weights([-np.abs(head) if negative_head else head, np.zeros(n_classes)])
-    return net
-
-
-def grad_cam_by_hand(net, image, class_index, relu_first=True, space_average=True):
-    """Grad-CAM of cam_net at layer 'pool'. d score / d A is the head's weight for that position."""
-    kernel, bias = net.get_layer("conv").get_weights()
-    conv = tf.nn.relu(tf.nn.conv2d(image[None].astype(np.float32), kernel, 1, "SAME") + bias)
-    activations = tf.nn.max_pool2d(conv, 2, 2, "VALID")[0].numpy().astype(np.float64)  # (h, w, K)
-    head = net.get_layer("head").get_weights()[0].reshape(*activations.shape, -1)[..., class_index]
-    if space_average:
-        cam = np.sum(head.mean(axis=(0, 1)) * activations, axis=-1)
-    else:  # the mistake of weighting each position by its own gradient
-        cam = np.sum(head * activations, axis=-1)
-    if relu_first:
-        cam = np.maximum(cam, 0)
-    cam = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")[..., 0].numpy()
-    if not relu_first:
-        cam = np.maximum(cam, 0)
-    return cam / cam.max() if cam.max() > 0 else cam
-
-
-def ascent_by_hand(weights, steps, learning_rate, l2, direction=1.0, penalty_gradient=None):
-    """Gradient ascent on S(I) - l2 * ||I||^2 for a linear score S = b + sum(w * I), from zeros.
-
-    ``penalty_gradient`` (default 2 * l2 * I) and ``direction`` let the tests build typical mistakes.
-    """
-    penalty_gradient = penalty_gradient or (lambda image: 2 * l2 * image)
-    image = np.zeros_like(weights, dtype=np.float64)
-    for _ in range(steps):
-        image = image + direction * learning_rate * (weights - penalty_gradient(image))
-    return image
-
 
 # %% [markdown]
 # ## 1. First-layer filters
