@@ -42,7 +42,7 @@ from nbgrader.utils import is_grade
 from traitlets import Any, Integer, Unicode
 
 from .kernel_template import KernelTemplate
-from .sandbox import SEAT_COMMAND, Limits, SandboxSpec, enter_private_mounts, find_seat, kill_uid, scratch
+from .sandbox import SEAT_COMMAND, Policy, SandboxSpec, enter_private_mounts, find_seat, kill_uid, scratch
 
 KERNEL_NAME = "python3"  # the grader's own Python, whatever kernel a submission names
 KERNEL_SCRATCH = "kernel"  # the kernels' scratch folder in the worker's folder
@@ -67,12 +67,9 @@ class Job:
     """What one worker does: the notebooks of one submission, in one grading slot."""
 
     notebooks: list[NotebookJob]
-    data_from: str | None
-    uid: int | None
-    namespaces: bool
-    hide: list[str]
-    expose_read_only: list[str]
-    limits: Limits
+    data_from: str | None  # the assignment's data files, copied into the kernel's working folder
+    uid: int | None        # the student's slot uid
+    policy: Policy         # what confines both the student's kernel and the judge
     cell_timeout: int
     startup_timeout: int
     max_output_bytes: int
@@ -88,7 +85,7 @@ class Job:
     def load(cls, path: str | Path) -> "Job":
         raw = json.loads(Path(path).read_text())
         raw["notebooks"] = [NotebookJob(**n) for n in raw["notebooks"]]
-        raw["limits"] = Limits(**raw["limits"])
+        raw["policy"] = Policy.from_dict(raw["policy"])
         return cls(**raw)
 
 
@@ -342,10 +339,8 @@ def execute_notebook(job: Job, notebook: NotebookJob, worker_root: str) -> str |
     # The same path for every kernel of this worker, one at a time: the kernel template noted it.
     env = grading_env(os.path.join(worker_root, KERNEL_SCRATCH, "work"), sys.prefix)
     template = kernel_template(job, env, worker_root)
-    with scratch(worker_root, job.limits.scratch_mb, KERNEL_SCRATCH) as folder:  # all the kernel may write
-        spec = SandboxSpec(
-            scratch=folder, data_from=job.data_from, hide=job.hide, expose_read_only=job.expose_read_only,
-            env=env, limits=job.limits, uid=job.uid, namespaces=job.namespaces)
+    with scratch(worker_root, job.policy.limits.scratch_mb, KERNEL_SCRATCH) as folder:  # all the kernel may write
+        spec = SandboxSpec(scratch=folder, data_from=job.data_from, env=env, uid=job.uid, policy=job.policy)
         os.makedirs(spec.ipc, mode=0o700)
         os.makedirs(spec.work)
         fonts = _matplotlib_fonts(worker_root)
@@ -407,7 +402,7 @@ def kernel_template(job: Job, env: dict[str, str], worker_root: str) -> KernelTe
     bubblewrap): they are exec'd, as the launcher always can.
     """
     global _kernel_template
-    if job.uid is None or not job.namespaces or os.geteuid() != 0:
+    if job.uid is None or not job.policy.namespaces or os.geteuid() != 0:
         return None
     if _kernel_template is not None and _kernel_template.broken:
         return None

@@ -185,7 +185,7 @@ class JudgeTemplate:
     def __init__(self, job: Job, scratch_root: str):
         self.key = _policy(job)
         self.scratch = contextlib.ExitStack()
-        folder = self.scratch.enter_context(scratch(scratch_root, job.limits.scratch_mb))
+        folder = self.scratch.enter_context(scratch(scratch_root, job.policy.limits.scratch_mb))
         # The assignment's data files, which every judge gets a fresh copy of: root's, and read-only in the sandbox.
         pristine = tempfile.mkdtemp(prefix="judge-data-", dir=scratch_root)
         self.scratch.callback(shutil.rmtree, pristine, ignore_errors=True)
@@ -195,9 +195,8 @@ class JudgeTemplate:
                             ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
         env = grading_env(os.path.join(folder, "work"), sys.prefix)
         env["PYTHONPATH"] = str(HERE.parent)
-        spec = SandboxSpec(scratch=folder, data_from=None, hide=job.hide,
-                           expose_read_only=sorted(set(job.expose_read_only) | {str(HERE), pristine}, key=len),
-                           env=env, limits=job.limits, uid=job.judge_uid, namespaces=job.namespaces)
+        spec = SandboxSpec(scratch=folder, data_from=None, env=env, uid=job.judge_uid,
+                           policy=job.policy.exposing(str(HERE), pristine))
         os.makedirs(spec.ipc, mode=0o700)
         os.makedirs(spec.work)
         spec_file = os.path.join(folder, "sandbox.json")
@@ -257,8 +256,7 @@ class JudgeTemplate:
 
 def _policy(job: Job) -> tuple:
     """What a template's sandbox depends on: a job with another policy needs another template."""
-    return (job.data_from, tuple(job.hide), tuple(job.expose_read_only), job.limits, job.judge_uid,
-            job.namespaces)
+    return job.policy, job.data_from, job.judge_uid
 
 
 _template: JudgeTemplate | None = None

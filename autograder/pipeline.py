@@ -52,7 +52,7 @@ from sqlalchemy.exc import SAWarning
 from .execute import MAX_NOTEBOOK_BYTES, MAX_OUTPUT_BYTES, Job, NotebookJob, Worker
 from .layout import COURSE_ID, REPO, Workspace, tree_digest
 from .roles import answer_names, cell_roles
-from .sandbox import Capabilities, Limits, UidPool, kill_uid, probe
+from .sandbox import Capabilities, Limits, Policy, UidPool, kill_uid, probe
 from .submission_files import Refused, list_notebooks, looks_like_submission, read_timestamp
 
 
@@ -328,9 +328,10 @@ class Grader:
                 notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name),
                                        prepared.roles[name], prepared.answers[name])
                            for name, path in prepared.notebooks.items()],
-                data_from=str(self.source_dir), uid=uid, judge_uid=judge_uid, namespaces=caps.namespaces,
-                hide=self._hidden_paths(prepared.folder), expose_read_only=_runtime_paths(),
-                limits=self.options.limits, cell_timeout=self.options.cell_timeout,
+                data_from=str(self.source_dir), uid=uid, judge_uid=judge_uid,
+                policy=Policy(tuple(self._hidden_paths(prepared.folder)), tuple(_runtime_paths()),
+                              self.options.limits, caps.namespaces),
+                cell_timeout=self.options.cell_timeout,
                 startup_timeout=self.options.startup_timeout, max_output_bytes=self.options.max_output_bytes,
                 max_notebook_bytes=self.options.max_notebook_bytes,
                 status_file=str(prepared.job_dir / "status.json"),

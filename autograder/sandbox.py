@@ -19,7 +19,7 @@ in a grading container), the launcher:
    cgroup namespaces (it sees only its own processes, has no network at all,
    and when it ends everything it started ends with it, double-forked or
    not), a read-only, ``nosuid`` view of ``/`` with the grader's files
-   (``spec.hide``) behind empty folders and only ``spec.expose_read_only``
+   (``spec.policy.hide``) behind empty folders and only ``spec.policy.expose_read_only``
    visible under them, and small private tmpfs mounts on ``/tmp``,
    ``/var/tmp``, ``/dev/shm`` and ``/run``;
 4. drops to the slot's unprivileged uid with ``setpriv`` (no groups, no
@@ -119,18 +119,41 @@ class Capabilities:
     cgroups: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """What confines every sandbox of one submission: the student's kernel and its judge alike.
+
+    One object, carried by the `execute.Job` and by each `SandboxSpec` made
+    from it, so the two sandboxes cannot drift apart field by field.
+    """
+
+    hide: tuple[str, ...] = ()              # paths replaced by empty folders
+    expose_read_only: tuple[str, ...] = ()  # paths under hidden ones that stay visible, read-only
+    limits: Limits = Limits()
+    namespaces: bool = True                 # run through bubblewrap (`probe().namespaces`)
+
+    def exposing(self, *paths: str) -> "Policy":
+        """The same policy with ``paths`` visible (read-only) as well."""
+        return dataclasses.replace(self, expose_read_only=tuple(sorted({*self.expose_read_only, *paths}, key=len)))
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Policy":
+        return cls(tuple(raw["hide"]), tuple(raw["expose_read_only"]), Limits(**raw["limits"]), raw["namespaces"])
+
+
 @dataclasses.dataclass
 class SandboxSpec:
     """Everything the launcher needs, written as JSON next to the sandbox's scratch."""
 
-    scratch: str                 # holds work/ (cwd) and, for a kernel, ipc/ (sockets, connection file)
-    data_from: str | None        # folder whose non-notebook files are copied into work/
-    hide: list[str]              # paths replaced by empty folders
-    expose_read_only: list[str]  # paths under hidden ones that stay visible, read-only
-    env: dict[str, str]          # the command's whole environment
-    limits: Limits
-    uid: int | None              # the slot uid to run as (root only); it also names the cgroup
-    namespaces: bool             # run through bubblewrap (`probe().namespaces`)
+    scratch: str           # holds work/ (cwd) and, for a kernel, ipc/ (sockets, connection file)
+    data_from: str | None  # folder whose non-notebook files are copied into work/
+    env: dict[str, str]    # the command's whole environment
+    uid: int | None        # the slot uid to run as (root only); it also names the cgroup
+    policy: Policy
+
+    @property
+    def limits(self) -> Limits:
+        return self.policy.limits
 
     @property
     def work(self) -> str:
@@ -146,7 +169,7 @@ class SandboxSpec:
     @classmethod
     def from_json(cls, text: str) -> "SandboxSpec":
         raw = json.loads(text)
-        raw["limits"] = Limits(**raw["limits"])
+        raw["policy"] = Policy.from_dict(raw["policy"])
         return cls(**raw)
 
     def dump(self, path: str) -> None:
@@ -173,7 +196,7 @@ def probe() -> Capabilities:
     else:
         with tempfile.TemporaryDirectory() as scratch:
             os.mkdir(os.path.join(scratch, "work"))
-            spec = SandboxSpec(scratch, None, [], [], {"PATH": "/usr/bin:/bin"}, Limits(), 65534, True)
+            spec = SandboxSpec(scratch, None, {"PATH": "/usr/bin:/bin"}, 65534, Policy())
             tried = subprocess.run(_bwrap_command(spec, ["true"]), env=spec.env, capture_output=True, text=True)
         namespaces = tried.returncode == 0
         if not namespaces:
@@ -438,11 +461,11 @@ def _bwrap_command(spec: SandboxSpec, command: list[str]) -> list[str]:
     for path, mode in PRIVATE_TMPFS.items():
         args += ["--perms", mode, "--size", str(spec.limits.tmp_mb * MB), "--tmpfs", path]
     # The scratch's parent too: sibling sandboxes' scratch folders are none of this one's business.
-    hidden = sorted({*spec.hide, os.path.dirname(spec.scratch)} - {"/"}, key=len)
+    hidden = sorted({*spec.policy.hide, os.path.dirname(spec.scratch)} - {"/"}, key=len)
     for path in hidden:
         if os.path.isdir(path):
             args += ["--size", str(MB), "--tmpfs", path]
-    for path in sorted(spec.expose_read_only, key=len):
+    for path in sorted(spec.policy.expose_read_only, key=len):
         if os.path.exists(path) and any(_is_under(path, h) for h in [*hidden, *PRIVATE_TMPFS]):
             args += _bind("--ro-bind", path)
     for path in (spec.work, spec.ipc):
@@ -511,7 +534,7 @@ def launch(spec: SandboxSpec, command: list[str]) -> None:
     _set_limits(spec.limits, own_uid=spec.uid is not None)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs (su, passwd) gain nothing
     _close_inherited_fds()
-    if spec.namespaces:
+    if spec.policy.namespaces:
         command = _bwrap_command(spec, command)
     else:
         os.chdir(spec.work)

@@ -26,13 +26,24 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograder.execute import Job, NotebookJob, Worker, fit_notebook
-from autograder.sandbox import Cgroup, Limits, UidPool, _processes_of, kill_uid, probe
+from autograder.sandbox import Cgroup, Limits, Policy, UidPool, _processes_of, kill_uid, probe
 
 REPO = Path(__file__).resolve().parent.parent
 CAPS = probe()
 needs_sandbox = pytest.mark.skipif(not CAPS.namespaces, reason="needs root and bubblewrap: " + CAPS.warning)
 needs_cgroups = pytest.mark.skipif(not CAPS.cgroups, reason="needs a writable cgroup v2 or v1 hierarchy")
 SMALL = dict(memory_mb=256, total_memory_mb=512, processes=64, file_mb=2048, scratch_mb=8, tmp_mb=4)
+
+
+def graded_job(tmp_path, source, target, roles, uids, *, visible=("autograder", "course"), data=None,
+               namespaces=CAPS.namespaces, **options) -> Job:
+    """A one-notebook grading job as the pipeline writes one: /root and the repository hidden,
+    the Python and the named repository folders visible read-only."""
+    exposed = (sys.prefix, os.path.realpath(sys.base_prefix), *(str(REPO / name) for name in visible))
+    options = dict(cell_timeout=60, startup_timeout=120, max_output_bytes=100_000) | options
+    return Job([NotebookJob("t.ipynb", str(source), str(target), roles, [])], data and str(data), uids[0],
+               Policy(("/root", str(REPO)), exposed, Limits(), namespaces),
+               status_file=str(tmp_path / "status.json"), judge_uid=uids[1], **options)
 
 # What the grading worker does around a launch: a private mount namespace, a tmpfs scratch with ipc/
 # and work/, a spec; then it runs the launcher and reports what the sandboxed command printed.
@@ -41,7 +52,7 @@ SMALL = dict(memory_mb=256, total_memory_mb=512, processes=64, file_mb=2048, scr
 RUNNER = """
 import json, os, signal, subprocess, sys
 from autograder.kernel_template import KernelTemplate
-from autograder.sandbox import SEAT_COMMAND, Limits, SandboxSpec, find_seat, scratch
+from autograder.sandbox import SEAT_COMMAND, Limits, Policy, SandboxSpec, find_seat, scratch
 args = json.loads(sys.argv[1])
 leaked = os.open("/etc/hostname", os.O_RDONLY)  # not close-on-exec: passed on to the launcher
 name = "kernel" if args["forked"] else None
@@ -52,7 +63,8 @@ if args["forked"]:
 with scratch(args["root"], args["limits"]["scratch_mb"], name) as folder:
     os.makedirs(os.path.join(folder, "ipc"), mode=0o700)
     env["HOME"] = os.path.join(folder, "work")
-    spec = SandboxSpec(folder, None, args["hide"], args["expose"], env, Limits(**args["limits"]), args["uid"], True)
+    spec = SandboxSpec(folder, None, env, args["uid"],
+                       Policy(tuple(args["hide"]), tuple(args["expose"]), Limits(**args["limits"])))
     spec.dump(os.path.join(folder, "spec.json"))
     command = [sys.executable, "-c", args["code"]]
     launcher = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", os.path.join(folder, "spec.json"),
@@ -349,11 +361,8 @@ def test_output_budgets_and_timeouts_in_a_real_kernel(tmp_path):
     nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), source)
     with UidPool(2 if CAPS.separate_uid else 0) as pool:
         uids = pool.uids or [None, None]
-        job = Job([NotebookJob("t.ipynb", str(source), str(target), ["student"] * len(cells), [])], None,
-                  uids[0], CAPS.namespaces, ["/root", str(REPO)],
-                  [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder")], Limits(),
-                  cell_timeout=5, startup_timeout=60, max_output_bytes=100_000,
-                  status_file=str(tmp_path / "status.json"), judge_uid=uids[1], max_notebook_bytes=150_000)
+        job = graded_job(tmp_path, source, target, ["student"] * len(cells), uids, visible=("autograder",),
+                         cell_timeout=5, startup_timeout=60, max_notebook_bytes=150_000)
         job.dump(tmp_path / "job.json")
         worker = Worker(tmp_path / "worker.log")
         try:
@@ -411,11 +420,7 @@ def test_every_notebook_gets_a_fresh_judge_forked_from_one_template(tmp_path):
             for student in ("a", "b"):
                 source, target = tmp_path / f"{student}.ipynb", tmp_path / f"{student}-out.ipynb"
                 nbformat.write(new_notebook(cells=[new_code_cell(probe_cell)]), source)
-                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["test"], [])], str(data),
-                          uids[0], CAPS.namespaces, ["/root", str(REPO)],
-                          [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder"),
-                           str(REPO / "course")], Limits(), cell_timeout=60, startup_timeout=120, max_output_bytes=100_000,
-                          status_file=str(tmp_path / "status.json"), judge_uid=uids[1])
+                job = graded_job(tmp_path, source, target, ["test"], uids, data=data)
                 job.dump(tmp_path / "job.json")
                 assert worker.run(tmp_path / "job.json", timeout=300) == "done", worker.log_tail()
                 outputs = nbformat.read(target, as_version=4).cells[0].outputs
@@ -465,11 +470,8 @@ def test_every_kernel_is_forked_fresh_from_the_workers_kernel_template(tmp_path)
             for student in ("a", "b"):
                 source, target = tmp_path / f"{student}.ipynb", tmp_path / f"{student}-out.ipynb"
                 nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), source)
-                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["student"] * 3, [])], None,
-                          pool.uids[0], True, ["/root", str(REPO)],
-                          [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "course")], Limits(),
-                          cell_timeout=60, startup_timeout=120, max_output_bytes=100_000,
-                          status_file=str(tmp_path / "status.json"), judge_uid=pool.uids[1])
+                job = graded_job(tmp_path, source, target, ["student"] * 3, pool.uids, visible=("course",),
+                                 namespaces=True)
                 job.dump(tmp_path / "job.json")
                 assert worker.run(tmp_path / "job.json", timeout=300) == "done", worker.log_tail()
                 status = json.loads((tmp_path / "status.json").read_text())["notebooks"]["t.ipynb"]
@@ -496,13 +498,13 @@ BROKEN_TEMPLATE = """
 import asyncio, os, sys
 from autograder.execute import KERNEL_NAME, SandboxedKernelManager, grading_env
 from autograder.kernel_template import KernelTemplate
-from autograder.sandbox import Limits, SandboxSpec, scratch
+from autograder.sandbox import Policy, SandboxSpec, scratch
 root, uid, hide, expose = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4].split(",")
 env = grading_env(os.path.join(root, "kernel", "work"), sys.prefix)
 template = KernelTemplate(env, preimport=())
 template.process.kill()
 with scratch(root, 64, "kernel") as folder:
-    spec = SandboxSpec(folder, None, hide, expose, env, Limits(), uid, True)
+    spec = SandboxSpec(folder, None, env, uid, Policy(tuple(hide), tuple(expose)))
     os.makedirs(spec.ipc, mode=0o700)
     spec.dump(os.path.join(folder, "spec.json"))
     km = SandboxedKernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(spec.ipc, "kernel"),
@@ -547,12 +549,7 @@ def test_the_judge_draws_hidden_inputs_from_the_students_key_and_the_kernel_neve
             for key in ("key-of-ada", "key-of-alan", None):
                 source, target = tmp_path / "in.ipynb", tmp_path / f"{key}.ipynb"
                 nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), source)
-                job = Job([NotebookJob("t.ipynb", str(source), str(target), ["student", "test"], [])], None,
-                          uids[0], CAPS.namespaces, ["/root", str(REPO)],
-                          [sys.prefix, os.path.realpath(sys.base_prefix), str(REPO / "autograder"),
-                           str(REPO / "course")], Limits(), cell_timeout=60, startup_timeout=120,
-                          max_output_bytes=100_000, status_file=str(tmp_path / "status.json"), judge_uid=uids[1],
-                          hidden_key=key)
+                job = graded_job(tmp_path, source, target, ["student", "test"], uids, hidden_key=key)
                 job.dump(tmp_path / "job.json")
                 assert worker.run(tmp_path / "job.json", timeout=300) == "done", worker.log_tail()
                 printed[key] = [c.outputs[0].text.strip() for c in nbformat.read(target, as_version=4).cells]
