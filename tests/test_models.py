@@ -17,6 +17,7 @@ import pytest
 
 from course import arith, models
 from course.models import resnet
+from course.models.blocks import conv_bn_relu
 from course.models.compare import (ILSVRC_TOP5, PAPER_SIZES, PAPER_TOP5, against_papers, compare, network_depth,
                                    plot_comparison, styled)
 from course.models.layers import (DropPath, LocalResponseNormalization, PartiallyConnectedConv2D,
@@ -311,6 +312,15 @@ def test_plain_nets_are_their_residual_twins_minus_shortcuts(plain, residual):
     assert kernels(p) == {n: s for n, s in kernels(r).items() if not n.endswith("_0_conv")}
     if residual == "resnet20":  # option A shortcuts: not a single extra parameter
         assert p.count_params() == r.count_params()
+
+
+# --------------------------------------------------------------------------- shared blocks
+
+def test_conv_bn_relu_groups_its_convolution_and_names_the_activation():
+    inputs = keras.Input((8, 8, 16))
+    model = keras.Model(inputs, conv_bn_relu(inputs, 32, 3, name="unit", groups=4, activation="tanh"))
+    assert [layer.name for layer in model.layers[1:]] == ["unit_conv", "unit_bn", "unit_tanh"]
+    assert model.get_layer("unit_conv").kernel.shape == (3, 3, 4, 32)  # 4 groups of 4 input channels
 
 
 # --------------------------------------------------------------------------- custom layers

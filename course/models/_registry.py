@@ -29,17 +29,24 @@ def options(name: str) -> dict:
 
 
 def _lookup(name: str):
+    """The builder and fixed options registered as ``name``, or a ValueError listing the names."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(_BUILDERS)}")
     return _BUILDERS[name]
 
 
 def build(name: str, input_shape=None, num_classes: int | None = None, **opts) -> keras.Model:
-    """Build the named architecture as a functional keras.Model.
+    """Build the named architecture as a functional keras.Model, by default in its paper's configuration.
 
-    Without arguments you get the paper's configuration (its input size and
-    class count); ``input_shape`` and ``num_classes`` adapt it, e.g. to
-    Fashion-MNIST with ``input_shape=(28, 28, 1), num_classes=10``.
+    Args:
+        name: one of `names()`.
+        input_shape: (height, width, channels) of the images; None keeps the paper's, and
+            ``(28, 28, 1)`` with ``num_classes=10`` adapts the model to Fashion-MNIST.
+        num_classes: the number of outputs; None keeps the paper's.
+        **opts: the builder's options (`options(name)` lists them), except those ``name`` fixes.
+
+    Returns:
+        The model, named ``name``.
     """
     builder, fixed = _lookup(name)
     allowed = options(name)

@@ -28,9 +28,19 @@ ALEXNET = (
 ALEXNET_MIN_SIZE = 67  # conv1 -> 15 -> pool 7 -> pool 3 -> pool 1
 
 def zfnet_table(conv3: int = 384, conv4: int = 384, conv5: int = 256) -> tuple:
-    """ZFNet's layers: AlexNet with conv1 shrunk to 7x7 stride 2 (and conv2 strided) so that
-    the first layers keep more detail. Pools with 'same' padding reproduce the sizes of
-    the paper's Fig. 3 (110, 55, 26, 13, 6)."""
+    """ZFNet's layer table: AlexNet's with a 7x7/2 conv1 (and a strided conv2) to keep more detail.
+
+    Pools with 'same' padding reproduce the sizes of the paper's Fig. 3
+    (110, 55, 26, 13, 6).
+
+    Args:
+        conv3: the filters of conv3.
+        conv4: the filters of conv4.
+        conv5: the filters of conv5.
+
+    Returns:
+        The table's rows, in the format of ``ALEXNET``.
+    """
     return (
         ("pad", "conv1_pad", 1),
         ("conv", "conv1", 96, 7, 2, "valid"),      # 224 -> 110
@@ -50,6 +60,7 @@ ZFNET_MIN_SIZE = 53
 
 
 def _features(x, table, groups: int = 1):
+    """The convolutional part, read from a layer table; "grouped" rows get ``groups`` groups."""
     for kind, name, *args in table:
         if kind == "pad":
             x = layers.ZeroPadding2D(args[0], name=name)(x)
@@ -66,6 +77,7 @@ def _features(x, table, groups: int = 1):
 
 
 def _top(x, num_classes, classifier_activation, dropout: float):
+    """Flatten, fc6 and fc7 with dropout, then the fc8 classifier."""
     x = layers.Flatten(name="flatten")(x)
     for fc in ("fc6", "fc7"):
         x = layers.Dense(4096, activation="relu", name=fc)(x)
@@ -76,10 +88,20 @@ def _top(x, num_classes, classifier_activation, dropout: float):
 def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, *, two_streams: bool = False,
             dropout: float = 0.5, classifier_activation: str | None = "softmax",
             name: str = "alexnet") -> keras.Model:
-    """AlexNet as one stream (62.4M parameters) or, with ``two_streams``, split over two GPUs.
+    """AlexNet (62.4M parameters as one stream), at 227x227: the paper's 224 does not fit conv1.
 
-    The paper's 224x224 input does not fit conv1's arithmetic; 227x227 does:
-    (227 - 11) / 4 + 1 = 55.
+    (227 - 11) / 4 + 1 = 55, the paper's conv1 grid.
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        two_streams: split conv2, conv4 and conv5 into two groups, as on the paper's two GPUs.
+        dropout: the dropout rate after fc6 and fc7.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
     """
     inputs, x = image_input(input_shape, min_size=ALEXNET_MIN_SIZE, model=name)
     x = _features(x, ALEXNET, groups=2 if two_streams else 1)
@@ -89,8 +111,20 @@ def alexnet(input_shape=(227, 227, 3), num_classes: int = 1000, *, two_streams: 
 def zfnet(input_shape=(224, 224, 3), num_classes: int = 1000, *, conv345=(384, 384, 256),
           dropout: float = 0.5, classifier_activation: str | None = "softmax",
           name: str = "zfnet") -> keras.Model:
-    """ZFNet as in the paper's Fig. 3; ``conv345=(512, 1024, 512)`` is the larger variant the
-    lecture slides quote."""
+    """ZFNet (Zeiler & Fergus 2014) as in the paper's Fig. 3.
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        conv345: the filters of conv3, conv4 and conv5; (512, 1024, 512) is the larger variant
+            the lecture slides quote.
+        dropout: the dropout rate after fc6 and fc7.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
+    """
     if len(conv345) != 3:
         raise ValueError(f"conv345 must give three widths (conv3, conv4, conv5), got {conv345!r}")
     inputs, x = image_input(input_shape, min_size=ZFNET_MIN_SIZE, model=name)

@@ -58,6 +58,7 @@ PAPER_SIZES = {
 
 
 def _is_weight_layer(layer) -> bool:
+    """Whether ``layer`` counts towards depth: a convolution, a dense layer, or one that says so."""
     return (isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D
                        | keras.layers.Dense | keras.layers.DepthwiseConv2D)
             or getattr(layer, "is_weight_layer", False))

@@ -23,7 +23,20 @@ def inception_module(x, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int
     """GoogLeNet's module (Szegedy et al. 2015, Fig. 2b): four parallel paths, concatenated.
 
     The 1x1 "reduce" convolutions shrink the channels before the expensive 3x3
-    and 5x5 ones; the arguments are the columns of the paper's Table 1.
+    and 5x5 ones; the width arguments are the columns of the paper's Table 1.
+
+    Args:
+        x: the input tensor.
+        n1x1: the filters of the 1x1 path.
+        n3x3_reduce: the filters of the 1x1 convolution before the 3x3.
+        n3x3: the filters of the 3x3 path.
+        n5x5_reduce: the filters of the 1x1 convolution before the 5x5.
+        n5x5: the filters of the 5x5 path.
+        pool_proj: the filters of the 1x1 convolution after the 3x3 max pool.
+        name: the prefix of the module's layers, e.g. ``inception_3a``.
+
+    Returns:
+        The four paths' maps, concatenated.
     """
     branch1 = conv_relu(x, n1x1, 1, name=f"{name}_1x1")
     branch3 = conv_relu(x, n3x3_reduce, 1, name=f"{name}_3x3_reduce")
@@ -39,8 +52,7 @@ AUX_POOL = 5  # both Inception papers pool the auxiliary head's input 5x5 with s
 
 
 def _aux_pool(x, name: str):
-    """5x5 average pooling, stride 3 ('valid'). A grid smaller than the window (a small input
-    image) is pooled whole instead, so Fashion-MNIST-sized models can keep their heads."""
+    """5x5/3 average pooling, or the whole grid if smaller (so small models keep their heads)."""
     window = tuple(min(AUX_POOL, side) for side in x.shape[1:3])
     return layers.AveragePooling2D(window, strides=3, name=f"{name}_pool")(x)
 
@@ -52,7 +64,17 @@ def googlenet_aux_classifier(x, num_classes: int, *, name: str, activation: str 
     A training aid: its loss, weighted 0.3, adds gradient to the middle of the
     network; at test time it is dropped. Layers: 5x5/3 average pooling (14x14
     -> 4x4 at 224x224), 1x1 convolution to 128 maps with ReLU, a 1024-unit
-    fully connected layer with ReLU, 70% dropout, and the linear classifier.
+    fully connected layer with ReLU, dropout, and the linear classifier.
+
+    Args:
+        x: the module output it reads.
+        num_classes: the number of outputs.
+        name: the prefix of its layers, e.g. ``aux1``.
+        activation: the output activation; None returns logits.
+        dropout: the dropout rate before the classifier (the paper's 70%).
+
+    Returns:
+        The auxiliary class scores.
     """
     x = _aux_pool(x, name)
     x = conv_relu(x, 128, 1, name=f"{name}_conv")
@@ -63,18 +85,28 @@ def googlenet_aux_classifier(x, num_classes: int, *, name: str, activation: str 
 
 
 def _v3_conv(x, filters, kernel_size, strides=1, padding="same", *, name):
-    # Inception v3 convolutions: no bias, batch norm without scale (ReLU follows), as in TF's model.
+    """Inception v3's conv-BN-ReLU: no bias, batch norm without scale, as in TF's model."""
     return conv_bn_relu(x, filters, kernel_size, strides, name=name, padding=padding,
                         bn_scale=False, bn_epsilon=1e-3)
 
 
 def _v3_pool_branch(x, filters, name):
+    """3x3 average pooling then a 1x1 projection: the pool path of the v3 modules."""
     pool = layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     return _v3_conv(pool, filters, 1, name=f"{name}_pool_proj")
 
 
 def inception_v3_a(x, pool_filters: int, *, name: str):
-    """35x35 module (Szegedy et al. 2016, Fig. 5): the 5x5 path factorised into small convolutions."""
+    """35x35 module (Szegedy et al. 2016, Fig. 5): the 5x5 path factorised into small convolutions.
+
+    Args:
+        x: the input tensor.
+        pool_filters: the filters of the pool path's 1x1 projection.
+        name: the module's name, e.g. ``mixed0``, and the prefix of its layers.
+
+    Returns:
+        The four paths' maps, concatenated.
+    """
     branch1 = _v3_conv(x, 64, 1, name=f"{name}_1x1")
     branch5 = _v3_conv(x, 48, 1, name=f"{name}_5x5_reduce")
     branch5 = _v3_conv(branch5, 64, 5, name=f"{name}_5x5")
@@ -85,7 +117,16 @@ def inception_v3_a(x, pool_filters: int, *, name: str):
 
 
 def inception_v3_b(x, width: int, *, name: str):
-    """17x17 module (Fig. 6): n x n convolutions factorised into 1 x 7 then 7 x 1."""
+    """17x17 module (Szegedy et al. 2016, Fig. 6): n x n convolutions factorised into 1 x 7 then 7 x 1.
+
+    Args:
+        x: the input tensor.
+        width: the filters of the factorised 7x7 paths before their last convolution.
+        name: the module's name, e.g. ``mixed4``, and the prefix of its layers.
+
+    Returns:
+        The four paths' maps, concatenated.
+    """
     branch1 = _v3_conv(x, 192, 1, name=f"{name}_1x1")
     branch7 = _v3_conv(x, width, 1, name=f"{name}_7x7_reduce")
     branch7 = _v3_conv(branch7, width, (1, 7), name=f"{name}_1x7")
@@ -98,7 +139,15 @@ def inception_v3_b(x, width: int, *, name: str):
 
 
 def inception_v3_c(x, *, name: str):
-    """8x8 module (Fig. 7): the filter bank is expanded into parallel 1 x 3 and 3 x 1 outputs."""
+    """8x8 module (Szegedy et al. 2016, Fig. 7): the filter bank expanded into parallel 1x3 and 3x1 outputs.
+
+    Args:
+        x: the input tensor.
+        name: the module's name, e.g. ``mixed9``, and the prefix of its layers.
+
+    Returns:
+        The four paths' maps, concatenated.
+    """
     branch1 = _v3_conv(x, 320, 1, name=f"{name}_1x1")
     branch3 = _v3_conv(x, 384, 1, name=f"{name}_3x3_reduce")
     branch3 = layers.Concatenate(name=f"{name}_3x3")([
@@ -113,10 +162,17 @@ def inception_v3_c(x, *, name: str):
 
 
 def inception_v3_reduction(x, paths: Sequence[Sequence[tuple]], *, name: str):
-    """Grid-size reduction (Fig. 10): strided convolution paths beside a max pool, concatenated.
+    """Grid-size reduction (Szegedy et al. 2016, Fig. 10): strided convolution paths beside a max pool.
 
-    Each path is a list of ``(filters, kernel_size)``; its last convolution has
-    stride 2 and 'valid' padding, so it halves the grid exactly as the pool does.
+    Args:
+        x: the input tensor.
+        paths: the convolution paths, each a list of ``(filters, kernel_size)``; the last
+            convolution of a path has stride 2 and 'valid' padding, so it halves the grid
+            exactly as the pool does.
+        name: the module's name, e.g. ``mixed3``, and the prefix of its layers.
+
+    Returns:
+        The paths' maps and the pooled input, concatenated.
     """
     outputs = []
     for p, path in enumerate(paths, start=1):
@@ -139,6 +195,15 @@ def inception_v3_aux_classifier(x, num_classes: int, *, name: str, activation: s
     maps, a 5x5 'valid' convolution to 768 maps (a fully connected layer over
     the 5x5 grid; smaller on a smaller grid), both batch-normalised, then the
     linear classifier.
+
+    Args:
+        x: the module output it reads.
+        num_classes: the number of outputs.
+        name: the prefix of its layers, e.g. ``aux``.
+        activation: the output activation; None returns logits.
+
+    Returns:
+        The auxiliary class scores.
     """
     x = _aux_pool(x, name)
     x = _v3_conv(x, 128, 1, name=f"{name}_1x1")
@@ -176,10 +241,19 @@ def googlenet(input_shape=(224, 224, 3), num_classes: int = 1000, *, dropout: fl
               name: str = "googlenet") -> keras.Model:
     """GoogLeNet: a convolutional stem, nine inception modules, average pooling, one linear layer.
 
-    ``aux_classifiers=True`` adds the two auxiliary classifiers of section 5 as
-    outputs ``aux1_predictions`` (on 4a) and ``aux2_predictions`` (on 4d) after
-    ``predictions``; train with ``loss_weights=[1.0, 0.3, 0.3]`` as the paper
-    does, and predict with the first output only.
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        dropout: the dropout rate before the classifier.
+        aux_classifiers: add the two auxiliary classifiers of section 5 as outputs
+            ``aux1_predictions`` (on 4a) and ``aux2_predictions`` (on 4d) after ``predictions``;
+            train with ``loss_weights=[1.0, 0.3, 0.3]`` as the paper does, and predict with
+            the first output only.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
     """
     inputs, x = image_input(input_shape, min_size=GOOGLENET_MIN_SIZE, model=name)
     x = conv_relu(x, 64, 7, 2, name="conv1_7x7_s2")
@@ -211,11 +285,21 @@ INCEPTION_V3_MIN_SIZE = 75  # keras.applications' documented minimum, from the '
 def inception_v3(input_shape=(299, 299, 3), num_classes: int = 1000, *, dropout: float = 0.2,
                  aux_classifiers: bool = False, classifier_activation: str | None = "softmax",
                  name: str = "inception_v3") -> keras.Model:
-    """Inception v3 as TensorFlow trained it (and keras.applications builds it): the stem of
-    the paper's Table 1, then modules of Fig. 5, 6 and 7.
+    """Inception v3 as TensorFlow trained it (and keras.applications builds it).
 
-    ``aux_classifiers=True`` adds the auxiliary classifier on the last 17x17
-    module as a second output, ``aux_predictions``, after ``predictions``.
+    The stem of the paper's Table 1, then modules of Fig. 5, 6 and 7.
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        dropout: the dropout rate before the classifier.
+        aux_classifiers: add the auxiliary classifier on the last 17x17 module as a second
+            output, ``aux_predictions``, after ``predictions``.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
     """
     inputs, x = image_input(input_shape, min_size=INCEPTION_V3_MIN_SIZE, model=name)
     for layer, (filters, kernel, stride, padding) in enumerate(

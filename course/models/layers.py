@@ -17,6 +17,7 @@ register = keras.saving.register_keras_serializable(package="course")
 
 
 def _numel(shape) -> int:
+    """The number of values per example of a tensor of ``shape`` (batch first)."""
     return math.prod(int(d) for d in shape[1:])
 
 

@@ -26,7 +26,18 @@ C3_CONNECTIONS = (
 
 def lenet5(input_shape=(32, 32, 1), num_classes: int = 10, *, activation: str = "tanh",
            classifier_activation: str | None = "softmax", name: str = "lenet5") -> keras.Model:
-    """The LeNet-5 of today's textbooks: full C3, average pooling, softmax output (61,706 params)."""
+    """The LeNet-5 of today's textbooks: full C3, average pooling, softmax output (61,706 params).
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        activation: the activation of the hidden layers.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
+    """
     inputs, x = image_input(input_shape, min_size=MIN_SIZE, model=name, adapt="pad")
     x = layers.Conv2D(6, 5, activation=activation, name="c1")(x)
     x = layers.AveragePooling2D(2, name="s2")(x)
@@ -45,6 +56,15 @@ def lenet5_paper(input_shape=(32, 32, 1), num_classes: int = 10, *,
     Subsampling layers have a trainable coefficient and bias per map, C3 follows
     the connection table, and units squash with 1.7159 tanh(2a/3). The paper's
     output layer of fixed Euclidean RBF units is replaced by a dense softmax layer.
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
     """
     inputs, x = image_input(input_shape, min_size=MIN_SIZE, model=name, adapt="pad")
     x = layers.Conv2D(6, 5, name="c1")(x)

@@ -20,8 +20,17 @@ from course.models.blocks import conv_relu, image_input
 def mlpconv(x, filters: Sequence[int], kernel_size: int, strides: int = 1, *, name: str):
     """NiN's micro network: a k x k convolution followed by 1x1 convolutions, all with ReLU.
 
-    The 1x1 layers are a small multilayer perceptron slid over every pixel
-    (Lin et al. 2014); ``filters`` lists the widths, first the k x k one.
+    The 1x1 layers are a small multilayer perceptron slid over every pixel (Lin et al. 2014).
+
+    Args:
+        x: the input tensor.
+        filters: the widths of the convolutions, first the k x k one, then the 1x1 ones.
+        kernel_size: k, the first convolution's window.
+        strides: the first convolution's stride.
+        name: the prefix of the layers ``{name}_conv``, ``{name}_cccp1``...
+
+    Returns:
+        The output tensor.
     """
     first, *rest = filters
     x = conv_relu(x, first, kernel_size, strides, name=f"{name}_conv")
@@ -41,6 +50,18 @@ MIN_SIZE = 4  # two 3x3 stride-2 pools
 
 def nin(input_shape=(32, 32, 3), num_classes: int = 10, *, dropout: float = 0.5,
         classifier_activation: str | None = "softmax", name: str = "nin") -> keras.Model:
+    """The CIFAR-10 NiN: three mlpconv layers, the last one with a map per class, then global pooling.
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        dropout: the dropout rate after the first two mlpconv layers.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
+    """
     inputs, x = image_input(input_shape, min_size=MIN_SIZE, model=name)
     for i, (filters, kernel, pool) in enumerate(NIN_CIFAR, start=1):
         x = mlpconv(x, [num_classes if f is None else f for f in filters], kernel, name=f"mlpconv{i}")

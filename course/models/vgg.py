@@ -46,6 +46,17 @@ def vgg(config: str = "D", input_shape=(224, 224, 3), num_classes: int = 1000, *
     """One column of Table 1, then FC-4096, FC-4096 (with dropout) and the classifier.
 
     Layer names follow keras.applications (``block3_conv2``, ``fc1``...).
+
+    Args:
+        config: the column of Table 1: "A", "A-LRN", "B", "C", "D" (VGG-16) or "E" (VGG-19).
+        input_shape: (height, width, channels) of the images.
+        num_classes: the number of outputs.
+        dropout: the dropout rate after fc1 and fc2.
+        classifier_activation: the output activation; None returns logits.
+        name: the model's name.
+
+    Returns:
+        A functional keras.Model.
     """
     if config not in VGG_CONFIGS:
         raise ValueError(f"unknown VGG configuration {config!r}; the paper's are {', '.join(VGG_CONFIGS)}")
