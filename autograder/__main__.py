@@ -31,7 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="submissions graded side by side (default: cores)")
     p.add_argument("--cell-timeout", type=int, default=None, help=f"seconds per cell (default {defaults.cell_timeout})")
     p.add_argument("--submission-timeout", type=int, default=None, help=f"seconds per submission (default {defaults.submission_timeout})")
-    p.add_argument("--force", action="store_true", help="re-grade submissions already graded and unchanged")
+    p.add_argument("--regrade", "--force", dest="regrade", action="store_true",
+                   help="re-score submissions already graded and unchanged (a changed test cell re-grades "
+                        "everyone by itself); manual grades and comments are kept")
+    p.add_argument("--student", action="append", default=None, metavar="ID",
+                   help="grade only this student's submission (repeat for several)")
+    p = commands.add_parser("roster", parents=[common], help="the class list: import a CSV into the gradebook")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file", type=Path, help="CSV with id, first_name, last_name, email (or Canvas's / Moodle's export)")
     p = commands.add_parser("feedback", parents=[common], help="feedback HTML per student")
     p.add_argument("assignment")
     p = commands.add_parser("export", parents=[common], help="grades as CSV")
@@ -50,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import api
     from .layout import LayoutError
     from .report import print_checks, print_results
+    from .roster import RosterError
 
     try:
         if args.command == "release":
@@ -65,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             options = {k: v for k, v in (("cell_timeout", args.cell_timeout),
                                          ("submission_timeout", args.submission_timeout)) if v is not None}
             results = api.grade_submissions(args.assignment, args.submissions, args.workdir, args.db,
-                                            args.workers, force=args.force, **options)
+                                            args.workers, args.student, regrade=args.regrade, **options)
             print_results(args.assignment, results)
             return 1 if any(r.status == "failed" for r in results) else 0
+        elif args.command == "roster":
+            report = api.import_roster(args.file, args.workdir, args.db)
+            print(f"roster ({report.format} format): {len(report.added)} added, {len(report.updated)} updated, "
+                  f"{len(report.unchanged)} unchanged")
         elif args.command == "feedback":
             for student, paths in api.feedback(args.assignment, args.workdir, args.db).items():
                 for path in paths:
@@ -81,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "demo":
             results = api.demo(args.workdir, args.workers, args.mistakes, args.assignments)
             return 1 if any(r.status == "failed" for r in results) else 0
-    except (api.AutograderError, LayoutError, FileNotFoundError, RuntimeError) as exc:
+    except (api.AutograderError, LayoutError, RosterError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -6,18 +6,25 @@
     nbgrader; records the assignment in the gradebook. Default: every folder
     of ``assignments/``.
 
-``grade_submissions(assignment_id, submissions_dir, workdir=None, db_url=None, workers=None, **options)
--> list[SubmissionResult]``
-    Autograde every ``<submissions_dir>/<student>/<assignment_id>/*.ipynb``,
-    in parallel, each kernel sandboxed; releases the assignment first when
-    its source changed. ``options`` are fields of
+``grade_submissions(assignment_id, submissions_dir, workdir=None, db_url=None, workers=None, students=None,
+**options) -> list[SubmissionResult]``
+    Autograde every ``<submissions_dir>/<student>/<assignment_id>/*.ipynb``
+    (or only those of ``students``), in parallel, each kernel sandboxed;
+    releases the assignment first when its source changed, and then
+    re-grades everyone (a fixed test). ``options`` are fields of
     `autograder.pipeline.GradingOptions` (``cell_timeout``,
-    ``submission_timeout``, ``limits``, ``force``, ``progress``...). Each
+    ``submission_timeout``, ``limits``, ``regrade``, ``progress``...). Each
     result has ``student``, ``score``, ``max_score`` (all points, manually
-    graded ones included), ``status`` ("graded", "unchanged": graded before
-    and skipped, or "failed"), ``reason`` (human-readable notes, "" when
-    none) and ``tests`` = {grade_id: (score, max)} for every autograded test
-    cell. Submissions are only read.
+    graded ones included), ``previous_score`` (before this run), ``status``
+    ("graded", "unchanged": graded before and skipped, or "failed"),
+    ``reason`` (human-readable notes, "" when none; a student missing from
+    the roster is named there) and ``tests`` = {grade_id: (score, max)} for
+    every autograded test cell. Manual grades and comments are kept.
+    Submissions are only read.
+
+``import_roster(path, workdir=None, db_url=None) -> ImportReport``
+    The class list (a plain CSV, or Canvas's or Moodle's export) into the
+    gradebook's students: added, updated, unchanged.
 
 ``check(assignment_id=None, workdir=None, workers=None, **options) -> list[CheckReport]``
     Prove an assignment sound, under exactly the grading above, in a
@@ -50,6 +57,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from .layout import COURSE_ID, Workspace, assignment_sources, real_assignment_ids
+from . import roster
 from .pipeline import GradingOptions, SubmissionResult, grade_folder
 from .report import print_results
 
@@ -97,11 +105,24 @@ def release(assignment_id: str | None = None, workdir=None, db_url=None, force: 
 
 
 def grade_submissions(assignment_id: str, submissions_dir, workdir=None, db_url=None, workers: int | None = None,
-                      **options) -> list[SubmissionResult]:
+                      students: list[str] | None = None, **options) -> list[SubmissionResult]:
     ws = Workspace.create(workdir, db_url)
     _release_one(ws, assignment_id, force=False)
     submissions_dir = Path(submissions_dir) if submissions_dir else ws.course_root / "submitted"
-    return grade_folder(ws, assignment_id, submissions_dir.resolve(), GradingOptions(workers=workers, **options))
+    results = grade_folder(ws, assignment_id, submissions_dir.resolve(), GradingOptions(workers=workers, **options),
+                           students)
+    strangers = set(roster.Roster(ws.workdir).not_on_it([r.student for r in results]))
+    for result in results:
+        if result.student in strangers:
+            result.reason = "; ".join(filter(None, [result.reason, "not on the roster (graded; add the student "
+                                                                   "with `python -m autograder roster import`)"]))
+    return results
+
+
+def import_roster(path, workdir=None, db_url=None) -> roster.ImportReport:
+    """The students of a roster CSV (ours, Canvas's or Moodle's) into the gradebook; see `autograder.roster`."""
+    ws = Workspace.create(workdir, db_url)
+    return roster.import_roster(Path(path), ws.db_url, COURSE_ID, roster.Roster(ws.workdir))
 
 
 @dataclasses.dataclass
@@ -130,7 +151,7 @@ def check(assignment_id: str | None = None, workdir=None, workers: int | None = 
             _copy_notebooks(ws.folder("source", aid), submissions / f"solution-{i}" / aid)
             _copy_notebooks(ws.folder("release", aid), submissions / f"stub-{i}" / aid)
         options.setdefault("progress", False)
-        graded = grade_folder(ws, aid, submissions, GradingOptions(workers=workers, force=True, **options))
+        graded = grade_folder(ws, aid, submissions, GradingOptions(workers=workers, regrade=True, **options))
         solutions = [r for r in graded if r.student.startswith("solution-")]
         stubs = [r for r in graded if r.student.startswith("stub-")]
         reports.append(CheckReport(aid, *_judge(solutions, stubs), solutions, stubs))

@@ -65,7 +65,7 @@ class GradingOptions:
     limits: Limits = dataclasses.field(default_factory=Limits)
     max_output_bytes: int = MAX_OUTPUT_BYTES
     max_notebook_bytes: int = MAX_NOTEBOOK_BYTES
-    force: bool = False                 # re-grade submissions that are already graded and unchanged
+    regrade: bool = False               # re-score submissions already graded and unchanged (tests were fixed)
     progress: bool = True
 
 
@@ -81,6 +81,7 @@ class SubmissionResult:
     reason: str = ""             # what went wrong or was noteworthy, for a human; "" when nothing
     tests: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    previous_score: float | None = None  # the gradebook's score before this run (None: first grading)
 
 
 @dataclasses.dataclass
@@ -205,6 +206,7 @@ class Grader:
         if capabilities.warning:
             print(f"[autograder] WARNING: {capabilities.warning}", file=sys.stderr)
         results: dict[str, SubmissionResult] = {}
+        previous = self._scores_in_gradebook()
         _ensure_dir(self.jobs_root).chmod(0o700)
         progress = _progress(len(submissions), f"grading {self.aid}", self.options.progress)
         with UidPool(2 * workers if capabilities.separate_uid else 0) as pool, \
@@ -245,7 +247,14 @@ class Grader:
             for worker in handles:
                 worker.stop()
         progress.close()
+        for student, result in results.items():
+            result.previous_score = previous.get(student)
         return [results[student] for student, _ in submissions]
+
+    def _scores_in_gradebook(self) -> dict[str, float]:
+        """Each student's score for this assignment before the run, for the report of what a re-grade changed."""
+        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            return {s.student.id: float(s.score) for s in gb.find_assignment(self.aid).submissions}
 
     # -- step 1: sanitize (parent, reads the gradebook) --------------------------------------------
 
@@ -375,6 +384,7 @@ class Grader:
         timestamp, why = read_timestamp(prepared.folder, root=prepared.folder.parent.parent)
         if why:
             notes.append(why)
+        reviewed = self._reviewed_grades(prepared)
         with Gradebook(self.ws.db_url, COURSE_ID) as gb:
             gb.update_or_create_student(student)
             with warnings.catch_warnings():  # nbgrader's own SQLAlchemy notice while it builds the rows
@@ -398,9 +408,44 @@ class Grader:
             nbformat.write(nb, target / name)
         if timestamp:  # the text checked above, never a copy of whatever the file is now
             (target / "timestamp.txt").write_text(timestamp)
+        self._keep_reviews(student, reviewed)
         result = self._read_back(student, "graded", "; ".join(notes), elapsed)
         self._save_state(prepared, result)
         return result
+
+    def _reviewed_grades(self, prepared: _Prepared) -> dict[tuple[str, str], tuple[float | None, bool]]:
+        """(notebook, cell) -> (auto score, review flag) of the grades a human already scored.
+
+        Only for an unchanged submission (a re-grade after a fixed test): a new
+        hand-in is reviewed again, as nbgrader does.
+        """
+        state = self._state_file(prepared.student)
+        if not state.exists() or json.loads(state.read_text()).get("submission") != prepared.digest:
+            return {}
+        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            try:
+                submission = gb.find_submission(self.aid, prepared.student)
+            except MissingEntry:
+                return {}
+            return {(nb.name, grade.name): (grade.auto_score, grade.needs_manual_grade)
+                    for nb in submission.notebooks for grade in nb.grades if grade.manual_score is not None}
+
+    def _keep_reviews(self, student: str, reviewed: dict[tuple[str, str], tuple[float | None, bool]]) -> None:
+        """Clear the "needs manual grade" flag nbgrader's SaveAutoGrades sets again on every re-grade, where
+        the grader's earlier review still holds: same submission, same autograded result.
+
+        Manual scores and comments are never touched (nbgrader keeps them: a manual score wins over the
+        autograder's); a test cell whose autograded result changed stays flagged for a second look.
+        """
+        if not reviewed:
+            return
+        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            for nb in gb.find_submission(self.aid, student).notebooks:
+                for grade in nb.grades:
+                    before = reviewed.get((nb.name, grade.name))
+                    if before is not None and grade.auto_score == before[0]:
+                        grade.needs_manual_grade = before[1]
+            gb.db.commit()
 
     def _zero(self, student: str, notebook: str) -> None:
         """nbgrader's rule for a notebook that was not submitted: every grade is zero."""
@@ -437,7 +482,7 @@ class Grader:
 
     def _already_graded(self, student: str, folder: Path) -> SubmissionResult | None:
         state = self._state_file(student)
-        if self.options.force or not state.exists():
+        if self.options.regrade or not state.exists():
             return None
         record = json.loads(state.read_text())
         if (record.get("submission"), record.get("source"), record.get("db")) != (
@@ -478,8 +523,17 @@ def _progress(total: int, label: str, enabled: bool):
                 disable=not enabled or total == 0)
 
 
-def grade_folder(workspace: Workspace, assignment_id: str, submissions_dir: Path,
-                 options: GradingOptions) -> list[SubmissionResult]:
+def grade_folder(workspace: Workspace, assignment_id: str, submissions_dir: Path, options: GradingOptions,
+                 students: list[str] | None = None) -> list[SubmissionResult]:
+    """Grade the submissions found in ``submissions_dir`` (only those of ``students``, when given)."""
     grader = Grader(workspace, assignment_id, options)
-    return grader.grade(discover(submissions_dir, assignment_id))
+    found = discover(submissions_dir, assignment_id)
+    if students is not None:
+        absent = sorted(set(students) - {student for student, _ in found})
+        if absent:
+            raise FileNotFoundError(
+                f"no submission of {assignment_id} from {', '.join(map(repr, absent))} in {submissions_dir} "
+                f"(expected <dir>/<student>/{assignment_id}/*.ipynb; {len(found)} students have one there)")
+        found = [(student, folder) for student, folder in found if student in students]
+    return grader.grade(found)
 

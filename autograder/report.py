@@ -34,6 +34,17 @@ def print_results(assignment_id: str, results, out: TextIO = sys.stdout) -> None
         print("\nfailures and notes:", file=out)
         for r in noted:
             print(f"  {safe_label(r.student)}: {safe_label(r.reason)}", file=out)
+    changed = score_changes(results)
+    if changed:
+        print(f"\nscores changed by this grading ({len(changed)}):", file=out)
+        _table(["student", "before", "now", "change"],
+               [[student, f"{before:g}", f"{now:g}", f"{now - before:+g}"] for student, before, now in changed], out)
+
+
+def score_changes(results) -> list[tuple[str, float, float]]:
+    """(student, score before, score now) for every re-graded submission whose score moved."""
+    return [(r.student, r.previous_score, r.score) for r in results
+            if r.status == "graded" and r.previous_score is not None and r.score != r.previous_score]
 
 
 def _tests_score(result) -> str:

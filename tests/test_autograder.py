@@ -166,7 +166,7 @@ def test_regrading_with_one_worker_gives_the_same_scores(batch, tmp_path):
     subset = tmp_path / "subset"
     for student in chosen:
         shutil.copytree(batch["submissions"] / student, subset / student)
-    again = api.grade_submissions(SAMPLE_ID, subset, batch["ws"].workdir, **{**OPTIONS, "workers": 1, "force": True})
+    again = api.grade_submissions(SAMPLE_ID, subset, batch["ws"].workdir, **{**OPTIONS, "workers": 1, "regrade": True})
     for result in again:
         first = batch["results"][result.student]
         assert (result.score, result.tests) == (first.score, first.tests), result.student
