@@ -56,3 +56,21 @@ def test_assignment_structure(folder):
     assert "start(" in first_code.source, "the first code cell must call course.runtime.start()"
     for c in cells:
         assert "weights=\"imagenet\"" not in c.source and "urlretrieve" not in c.source, "no downloads"
+
+
+LOCKED_HELPER_LIMIT, TEST_CELL_LIMIT = 40, 60  # lines: plumbing beyond this belongs in course/, tested there
+
+
+@pytest.mark.parametrize("folder", ASSIGNMENTS, ids=lambda p: p.name)
+def test_locked_and_test_cells_stay_short(folder):
+    nb = nbformat.read(notebooks(folder)[0], as_version=4)
+    too_long = []
+    for cell in nb.cells:
+        meta, lines = nb_meta(cell), len(cell.source.splitlines())
+        if cell.cell_type != "code" or meta.get("solution"):
+            continue
+        if meta.get("grade") and lines > TEST_CELL_LIMIT:
+            too_long.append(f"test cell {meta['grade_id']}: {lines} lines > {TEST_CELL_LIMIT}")
+        elif meta.get("locked") and not meta.get("grade") and lines > LOCKED_HELPER_LIMIT:
+            too_long.append(f"locked helper cell {meta['grade_id']}: {lines} lines > {LOCKED_HELPER_LIMIT}")
+    assert not too_long, f"{folder.name}: move the plumbing into course/ (with a unit test): {too_long}"

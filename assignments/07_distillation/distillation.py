@@ -58,6 +58,8 @@ import tensorflow as tf
 from course import arith, data, pretrained
 from course.grading import (expect_close, expect_own_code, expect_shape, expect_true, gradients, hidden_rng,
                             hidden_seed)
+from course.training_checks import (changed_weights, distillation_oracle, expect_no_oracle, hard_label_loss,
+                                    tiny_distillation_models, weight_snapshot)
 
 tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build many small models on purpose
 
@@ -100,6 +102,7 @@ def softmax_with_temperature(logits, temperature):
 # %% nbgrader={"grade": true, "grade_id": "test_softmax_t", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 expect_own_code(softmax_with_temperature, "softmax_with_temperature", ["course.distill"],
                 "course.distill holds the lecture's own version, so calling it proves nothing: write yours")
+expect_no_oracle(softmax_with_temperature, "softmax_with_temperature")
 
 def _softmax_oracle(z, t):
     z = np.asarray(z, np.float64) / t
@@ -191,36 +194,7 @@ def distillation_loss(y_true, student_logits, teacher_logits, temperature, alpha
 # %% nbgrader={"grade": true, "grade_id": "test_distillation_loss", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 expect_own_code(distillation_loss, "distillation_loss", ["course.distill"],
                 "course.distill holds the lecture's own version, so calling it proves nothing: write yours")
-
-def _log_softmax(z, t=1.0):
-    z = np.asarray(z, np.float64) / t
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
-def _kl(log_p, log_q):
-    return float(np.mean(np.sum(np.exp(log_p) * (log_p - log_q), axis=-1)))
-
-
-def _hard(y, z):
-    return float(-np.mean(_log_softmax(z)[np.arange(len(y)), y]))
-
-
-def _distillation_oracle(y, z, v, t, a):
-    """Independent NumPy version, plus the results of the typical mistakes."""
-    soft = _kl(_log_softmax(v, t), _log_softmax(z, t))
-    right = a * _hard(y, z) + (1 - a) * t * t * soft
-    mistakes = {
-        "the T^2 factor is missing": a * _hard(y, z) + (1 - a) * soft,
-        "T instead of T^2": a * _hard(y, z) + (1 - a) * t * soft,
-        "KL direction reversed (student first)": a * _hard(y, z) + (1 - a) * t * t * _kl(_log_softmax(z, t), _log_softmax(v, t)),
-        "student softmax without temperature": a * _hard(y, z) + (1 - a) * t * t * _kl(_log_softmax(v, t), _log_softmax(z)),
-        "teacher softmax without temperature": a * _hard(y, z) + (1 - a) * t * t * _kl(_log_softmax(v), _log_softmax(z, t)),
-        "alpha and 1 - alpha swapped": (1 - a) * _hard(y, z) + a * t * t * soft,
-        "hard-label loss computed at temperature T": a * float(-np.mean(_log_softmax(z, t)[np.arange(len(y)), y])) + (1 - a) * t * t * soft,
-        "student and teacher swapped": a * _hard(y, v) + (1 - a) * t * t * _kl(_log_softmax(z, t), _log_softmax(v, t)),
-    }
-    return right, mistakes
+expect_no_oracle(distillation_loss, "distillation_loss")
 
 
 def _check_distillation_loss(seed, n, k, t, a):
@@ -228,7 +202,7 @@ def _check_distillation_loss(seed, n, k, t, a):
     y = rng.integers(0, k, n)
     z = (rng.normal(size=(n, k)) * 2).astype(np.float32)
     v = (rng.normal(size=(n, k)) * 4).astype(np.float32)
-    right, mistakes = _distillation_oracle(y, z, v, t, a)
+    right, mistakes = distillation_oracle(y, z, v, t, a)
     got = distillation_loss(tf.constant(y), tf.constant(z), tf.constant(v), t, a)
     expect_shape(got, (), f"loss shape (batch {n}, {k} classes)", hint="return the batch mean: a scalar", quiet=True)
     expect_close(got, right, f"distillation loss (T={t}, alpha={a}, batch {n}, {k} classes)", rtol=1e-4, atol=1e-5,
@@ -322,39 +296,24 @@ class Distiller(keras.Model):
 
 # %% [markdown]
 # The tests build a tiny teacher that is deliberately **trainable** and contains batch norm and dropout,
-# so that training it, or running it in training mode, shows.
+# so that training it, or running it in training mode, shows (`course/training_checks.py` holds it, with
+# the tests' NumPy version of the distillation loss).
 
 # %% nbgrader={"grade": true, "grade_id": "test_distiller", "locked": true, "points": 6, "schema_version": 3, "solution": false, "task": false}
 for step in (Distiller.train_step, Distiller.test_step):
     expect_own_code(step, f"Distiller.{step.__name__}", ["course.distill"],
                     "course.distill holds the lecture's own version, so calling it proves nothing: write yours")
-
-def _tiny_models(seed, k=10):
-    """A trainable teacher with batch norm and dropout, and a plain linear student (deterministic)."""
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((28, 28, 1))
-    h = keras.layers.Flatten()(inputs)
-    h = keras.layers.Dense(16)(h)
-    h = keras.layers.BatchNormalization()(h)
-    h = keras.layers.Dropout(0.5)(keras.layers.ReLU()(h))
-    teacher_ = keras.Model(inputs, keras.layers.Dense(k)(h), name="tiny_teacher")
-    inputs = keras.Input((28, 28, 1))
-    student_ = keras.Model(inputs, keras.layers.Dense(k)(keras.layers.Flatten()(inputs)), name="tiny_student")
-    return student_, teacher_
-
-
-def _weights(model):
-    return [keras.ops.convert_to_numpy(w) for w in model.weights]  # includes batch norm's moving statistics
+    expect_no_oracle(step, f"Distiller.{step.__name__}")
 
 
 def _check_distiller(seed, n, t, a, lr=0.1):
-    student_, teacher_ = _tiny_models(seed)
+    student_, teacher_ = tiny_distillation_models(seed)
     x = data.normalise(x_train_all[seed * 100: seed * 100 + n])
     y = y_train_all[seed * 100: seed * 100 + n].astype(np.int64)
-    teacher_before, student_before = _weights(teacher_), _weights(student_)
+    teacher_before, student_before = weight_snapshot(teacher_), weight_snapshot(student_)
     z = np.asarray(student_(x, training=False))
     v = np.asarray(teacher_(x, training=False))
-    right, mistakes = _distillation_oracle(y, z, v, t, a)
+    right, mistakes = distillation_oracle(y, z, v, t, a)
     # The oracle's gradient of the same loss, by TensorFlow, for the expected SGD step.
     with tf.GradientTape() as tape:
         zt = student_(x, training=True)
@@ -367,9 +326,9 @@ def _check_distiller(seed, n, t, a, lr=0.1):
     distiller = Distiller(student_, teacher_, temperature=t, alpha=a)
     distiller.compile(optimizer=keras.optimizers.SGD(lr))
     history = distiller.fit(x, y, batch_size=n, epochs=1, shuffle=False, verbose=0)
-    changed = [not np.allclose(b, w) for b, w in zip(teacher_before, _weights(teacher_))]
-    expect_true(not any(changed), "the teacher is unchanged after fit",
-                f"{sum(changed)} of the teacher's {len(changed)} weight arrays changed "
+    changed = changed_weights(teacher_before, weight_snapshot(teacher_))
+    expect_true(not changed, "the teacher is unchanged after fit",
+                f"{len(changed)} of the teacher's {len(teacher_before)} weight arrays changed "
                 "(moving statistics change when the teacher runs with training=True; "
                 "weights change when its variables get gradients)",
                 hint="call the teacher with training=False and differentiate only self.student.trainable_variables")
@@ -377,15 +336,16 @@ def _check_distiller(seed, n, t, a, lr=0.1):
     expect_close(history.history["loss"][0], right, f"loss of the first training batch (T={t}, alpha={a})",
                  rtol=1e-3, atol=1e-4, mistakes=mistakes,
                  hint="teacher(x, training=False), student(x, training=True), distillation_loss(y, student, teacher, T, alpha)")
-    expected = [w - lr * np.asarray(g) for w, g in zip(student_before, grads)]
-    for got_w, want_w, var in zip(_weights(student_), expected, student_.weights):
-        expect_close(got_w, want_w, f"student weight {var.path} after one SGD step", rtol=1e-3, atol=1e-5,
+    student_after = weight_snapshot(student_)
+    for var, g in zip(student_.trainable_variables, grads):
+        expect_close(student_after[var.path], student_before[var.path] - lr * np.asarray(g),
+                     f"student weight {var.path} after one SGD step", rtol=1e-3, atol=1e-5,
                      quiet=True, hint="apply self.optimizer to the gradient of the loss w.r.t. the student's variables")
     print("\u2714 one SGD step moved the student by -lr * gradient of the distillation loss")
 
     logs = distiller.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
     z_after = np.asarray(student_(x, training=False))
-    expect_close(logs["loss"], _hard(y, z_after), "evaluate(): the student's hard-label loss", rtol=1e-3, atol=1e-4,
+    expect_close(logs["loss"], hard_label_loss(y, z_after), "evaluate(): the student's hard-label loss", rtol=1e-3, atol=1e-4,
                  hint="test_step: student(x, training=False) and the mean sparse cross-entropy from logits")
     expect_close(logs["accuracy"], np.mean(np.argmax(z_after, 1) == y), "evaluate(): the student's accuracy", atol=1e-6)
 

@@ -22,6 +22,9 @@ _TEACHER_INSIDE_TAPE = ("""        teacher_logits = self.teacher(x, training=Fal
 
 MISTAKES = {
     # softmax_with_temperature
+    "softmax taken from the tests' own oracle (course.training_checks)":
+        _solution.body("softmax_t", "from course.training_checks import log_softmax\n"
+                       "    return tf.exp(tf.constant(log_softmax(logits, temperature), tf.float32))"),
     "temperature applied after the softmax":
         _edit("softmax_t", ("tf.nn.softmax(logits / temperature, axis=-1)", "tf.nn.softmax(logits, axis=-1) / temperature")),
     "logits multiplied by the temperature":
