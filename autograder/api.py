@@ -58,6 +58,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .layout import COURSE_ID, Workspace, assignment_sources, real_assignment_ids
 from . import roster
+from .collect import mirror_submission
 from .pipeline import GradingOptions, SubmissionResult, grade_folder
 from .report import print_results
 
@@ -111,12 +112,19 @@ def grade_submissions(assignment_id: str, submissions_dir, workdir=None, db_url=
     submissions_dir = Path(submissions_dir) if submissions_dir else ws.course_root / "submitted"
     results = grade_folder(ws, assignment_id, submissions_dir.resolve(), GradingOptions(workers=workers, **options),
                            students)
+    for result in results:  # what nbgrader's formgrader counts and its Autograde button grades
+        moved = mirror_submission(ws, assignment_id, result.student, submissions_dir / result.student / assignment_id)
+        if moved is not None:
+            _note(result, f"an earlier, different copy in the course's submitted/ folder was kept as {moved.name}")
     strangers = set(roster.Roster(ws.workdir).not_on_it([r.student for r in results]))
     for result in results:
         if result.student in strangers:
-            result.reason = "; ".join(filter(None, [result.reason, "not on the roster (graded; add the student "
-                                                                   "with `python -m autograder roster import`)"]))
+            _note(result, "not on the roster (graded; add the student with `python -m autograder roster import`)")
     return results
+
+
+def _note(result: SubmissionResult, text: str) -> None:
+    result.reason = "; ".join(filter(None, [result.reason, text]))
 
 
 def import_roster(path, workdir=None, db_url=None) -> roster.ImportReport:

@@ -38,6 +38,9 @@ HTML_SAFETY = {
     "HTMLExporter.preprocessors": ["autograder.htmlsafety.SanitizeOutputs"],
 }
 
+# nbgrader's Autograde (the formgrader's button, `nbgrader autograde`) grades through our pipeline.
+NBGRADER_AUTOGRADE = {"Autograde.autograde_preprocessors": ["autograder.nbgrader_autograde.GradeThroughOurPipeline"]}
+
 # The wrong-but-plausible answers an assignment's tests must reject (tests/test_mistakes.py):
 # kept beside the assignment for its author, never released to students.
 MISTAKES_FILE = "mistakes.py"
@@ -127,7 +130,7 @@ class Workspace:
         c.LimitOutput.max_lines = 1000
         c.LimitOutput.max_traceback = 100
         c.Exchange.root = str(self.workdir / "exchange")
-        for dotted, value in {**HTML_SAFETY, **overrides}.items():
+        for dotted, value in {**HTML_SAFETY, **NBGRADER_AUTOGRADE, **overrides}.items():
             section, key = dotted.split(".")
             setattr(getattr(c, section), key, value)
         return c
@@ -143,7 +146,7 @@ class Workspace:
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
             "c.OverwriteCells.add_missing_cells = True\n"
             f"c.Exchange.root = {str(self.workdir / 'exchange')!r}\n"
-            + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in HTML_SAFETY.items())
+            + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in {**HTML_SAFETY, **NBGRADER_AUTOGRADE}.items())
         )
         if not path.exists() or path.read_text() != text:
             path.write_text(text)

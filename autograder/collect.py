@@ -1,0 +1,63 @@
+"""The course's ``submitted/`` folder: where nbgrader's own tools look for submissions.
+
+The formgrader counts submissions, and its Autograde button and ``nbgrader
+autograde`` grade them, from ``<course>/submitted/<student>/<assignment>/``.
+A batch graded from another folder (``grade --submissions DIR``) is mirrored
+there, so both front doors show the same submissions. The mirror holds the
+regular files the grader read (notebooks, a valid ``timestamp.txt``), never a
+link; a hand-in with no such notebook is graded (zero, with the reason) but not
+mirrored. The student's folder is only read.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from pathlib import Path
+
+from .layout import Workspace
+from .submission_files import Refused, list_notebooks, read_timestamp
+
+
+def submission_files(folder: Path) -> dict[str, bytes]:
+    """What nbgrader needs of a submission: its notebooks and its checked timestamp (regular files only)."""
+    root = folder.parent.parent
+    notebooks, _refused = list_notebooks(folder, root=root)
+    timestamp, _why = read_timestamp(folder, root=root)
+    return {**notebooks, **({"timestamp.txt": (timestamp + "\n").encode()} if timestamp else {})}
+
+
+def mirror_submission(ws: Workspace, assignment_id: str, student: str, folder: Path) -> Path | None:
+    """Copy one submission into ``<course>/submitted/``; returns the folder an earlier, different copy was moved to.
+
+    An identical copy is left as it is. A different one (an earlier hand-in)
+    is moved aside to ``submitted/<student>/<assignment>.replaced-<UTC time>``,
+    where nbgrader does not look, never deleted.
+    """
+    try:
+        wanted = submission_files(folder)
+    except Refused:
+        wanted = {}
+    if not any(name.endswith(".ipynb") for name in wanted):
+        return None  # nothing the student owns to hand on (the report says why); nbgrader would stop at it
+    target = ws.folder("submitted", assignment_id, student)
+    if target.resolve() == folder.resolve():
+        return None
+    moved = None
+    if os.path.lexists(target):
+        try:
+            if submission_files(target) == wanted:
+                return None
+        except Refused:
+            pass
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        moved = target.with_name(f"{assignment_id}.replaced-{stamp}")
+        os.rename(target, moved)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{assignment_id}-", dir=target.parent))
+    for name, data in wanted.items():
+        (partial / name).write_bytes(data)
+    partial.chmod(0o755)
+    os.rename(partial, target)  # whole or absent: the formgrader never sees half a copy
+    return moved
+
