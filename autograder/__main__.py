@@ -8,6 +8,7 @@ from pathlib import Path
 
 def _parser() -> argparse.ArgumentParser:
     from .pipeline import GradingOptions  # the defaults' one source
+    from .similarity import DEFAULT_THRESHOLD
 
     defaults = GradingOptions()
     common = argparse.ArgumentParser(add_help=False)
@@ -39,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("roster", parents=[common], help="the class list: import a CSV into the gradebook")
     p.add_argument("action", choices=["import"])
     p.add_argument("file", type=Path, help="CSV with id, first_name, last_name, email (or Canvas's / Moodle's export)")
+    p = commands.add_parser("similarity", parents=[common],
+                            help="the most similar pairs of solution code (template subtracted): HTML and CSV")
+    p.add_argument("assignment")
+    p.add_argument("--submissions", type=Path, default=None,
+                   help="folder laid out as <dir>/<student>/<assignment>/*.ipynb (default: the course's submitted/)")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default: <workdir>/similarity/<assignment>)")
+    p.add_argument("--top", type=int, default=50, help="pairs shown in the HTML report (default 50; the CSV has all)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"smallest similarity shown in the HTML, 0-1 (default {DEFAULT_THRESHOLD})")
     p = commands.add_parser("feedback", parents=[common], help="feedback HTML per student")
     p.add_argument("assignment")
     p = commands.add_parser("export", parents=[common], help="grades as CSV")
@@ -56,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import api
     from .layout import LayoutError
-    from .report import print_checks, print_results
+    from .report import print_checks, print_results, print_similarity
     from .roster import RosterError
+    from .similarity import SimilarityError
 
     try:
         if args.command == "release":
@@ -80,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             report = api.import_roster(args.file, args.workdir, args.db)
             print(f"roster ({report.format} format): {len(report.added)} added, {len(report.updated)} updated, "
                   f"{len(report.unchanged)} unchanged")
+        elif args.command == "similarity":
+            if args.db:
+                print("similarity reads submissions, not the gradebook; --db is ignored", file=sys.stderr)
+            report = api.similarity(args.assignment, args.submissions, args.workdir, args.out,
+                                    top=args.top, threshold=args.threshold)
+            print_similarity(report)
         elif args.command == "feedback":
             for student, paths in api.feedback(args.assignment, args.workdir, args.db).items():
                 for path in paths:
@@ -93,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "demo":
             results = api.demo(args.workdir, args.workers, args.mistakes, args.assignments)
             return 1 if any(r.status == "failed" for r in results) else 0
-    except (api.AutograderError, LayoutError, RosterError, FileNotFoundError, RuntimeError) as exc:
+    except (api.AutograderError, LayoutError, RosterError, SimilarityError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -22,6 +22,11 @@
     every autograded test cell. Manual grades and comments are kept.
     Submissions are only read.
 
+``similarity(assignment_id, submissions_dir=None, workdir=None, out_dir=None, top=50, threshold=0.33)
+-> SimilarityReport``
+    The most similar pairs of students' solution code (the released template
+    subtracted), as copydetect's side-by-side HTML and a CSV.
+
 ``import_roster(path, workdir=None, db_url=None) -> ImportReport``
     The class list (a plain CSV, or Canvas's or Moodle's export) into the
     gradebook's students: added, updated, unchanged.
@@ -125,6 +130,21 @@ def grade_submissions(assignment_id: str, submissions_dir, workdir=None, db_url=
 
 def _note(result: SubmissionResult, text: str) -> None:
     result.reason = "; ".join(filter(None, [result.reason, text]))
+
+
+def similarity(assignment_id: str, submissions_dir=None, workdir=None, out_dir=None, **limits):
+    """The similarity report of one assignment's solution code (`autograder.similarity`).
+
+    Default submissions: the course's ``submitted/``; default output: ``<workdir>/similarity/<id>/``.
+    ``limits``: ``top`` and ``threshold`` of `autograder.similarity.similarity_report`.
+    """
+    from .similarity import similarity_report
+
+    ws = Workspace.create(workdir)
+    _release_one(ws, assignment_id, force=False)  # the template to subtract is the current release
+    submissions_dir = Path(submissions_dir) if submissions_dir else ws.course_root / "submitted"
+    out_dir = Path(out_dir) if out_dir else ws.workdir / "similarity" / assignment_id
+    return similarity_report(assignment_id, submissions_dir, ws.folder("release", assignment_id), out_dir, **limits)
 
 
 def import_roster(path, workdir=None, db_url=None) -> roster.ImportReport:

@@ -63,3 +63,14 @@ def print_checks(reports, out: TextIO = sys.stdout) -> None:
     for rep in reports:
         for problem in rep.problems:
             print(f"  {safe_label(rep.assignment)}: {safe_label(problem)}", file=out)
+
+
+def print_similarity(report, shown: int = 10, out: TextIO = sys.stdout) -> None:
+    """The most similar pairs, then where the full report is and what was left out."""
+    print(f"\n== {report.assignment_id}: {len(report.students)} students, {len(report.pairs)} pairs ==", file=out)
+    _table(["student", "student", "similarity", "shared tokens"],
+           [[p.student_a, p.student_b, f"{p.similarity_a:.2f} / {p.similarity_b:.2f}", str(p.tokens_overlap)]
+            for p in report.pairs[:shown]], out)
+    print(f"\nside by side ({report.shown} pairs): {report.html}\nevery pair: {report.csv}", file=out)
+    for line in report.skipped:
+        print(f"  skipped: {safe_label(line)}", file=out)

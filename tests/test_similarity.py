@@ -241,3 +241,30 @@ def test_default_threshold_is_copydetects():
     from copydetect import defaults
 
     assert similarity.DEFAULT_THRESHOLD == defaults.DISPLAY_THRESHOLD
+
+
+def test_similarity_command_on_a_released_assignment(tmp_path):
+    """`python -m autograder similarity`: the course's release as template; two identical hand-ins pair at 1.00."""
+    import shutil
+    import subprocess
+    import sys
+
+    from autograder import api
+    from autograder.layout import REPO, Workspace
+
+    ws = Workspace.create(tmp_path / "work")
+    api.release("ag_sample", ws.workdir)
+    for student in ("ann", "ben"):
+        (tmp_path / "in" / student / "ag_sample").mkdir(parents=True)
+        shutil.copy(ws.folder("source", "ag_sample") / "numpy_part.ipynb", tmp_path / "in" / student / "ag_sample")
+    command = [sys.executable, "-m", "autograder", "similarity", "ag_sample", "--submissions", str(tmp_path / "in"),
+               "--workdir", str(ws.workdir)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    top_row = done.stdout.split("-\n")[1].split()
+    assert top_row[:2] == ["ann", "ben"] and top_row[2:5] == ["1.00", "/", "1.00"], done.stdout
+    report = ws.workdir / "similarity" / "ag_sample"
+    assert (report / "similarity.html").is_file() and "ann,ben,1" in (report / "similarity.csv").read_text()
+    done = subprocess.run(command[:4] + ["no_such_assignment"] + command[5:], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and "no assignment 'no_such_assignment'" in done.stderr
