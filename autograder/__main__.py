@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"smallest similarity shown in the HTML, 0-1 (default {DEFAULT_THRESHOLD})")
     p = commands.add_parser("feedback", parents=[common], help="feedback HTML per student")
     p.add_argument("assignment")
+    p.add_argument("--show-hidden-tests", action="store_true",
+                   help="include the code of hidden tests (by default feedback shows only their results)")
     p = commands.add_parser("export", parents=[common], help="grades as CSV")
     p.add_argument("--to", type=Path, default=None, help="file to write (default: stdout)")
     p = commands.add_parser("demo", parents=[common],
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                                     top=args.top, threshold=args.threshold)
             print_similarity(report)
         elif args.command == "feedback":
-            for student, paths in api.feedback(args.assignment, args.workdir, args.db).items():
+            for student, paths in api.feedback(args.assignment, args.workdir, args.db,
+                                               args.show_hidden_tests).items():
                 for path in paths:
                     print(f"{student}: {path}")
         elif args.command == "export":

@@ -36,9 +36,9 @@
     throw-away course folder and gradebook: the source solution scores full
     marks on every test cell and the released stub scores zero on every one.
 
-``feedback(assignment_id, workdir=None, db_url=None) -> dict[str, list[Path]]``
+``feedback(assignment_id, workdir=None, db_url=None, show_hidden_tests=False) -> dict[str, list[Path]]``
     nbgrader's feedback HTML per graded student (failed tests show their
-    teaching message).
+    teaching message; hidden tests show their results, not their code).
 
 ``export(workdir=None, db_url=None) -> str``
     CSV, one row per student and assignment: student, assignment, score, max_score.
@@ -72,10 +72,10 @@ class AutograderError(RuntimeError):
     """A command could not do its job; the message says what to do."""
 
 
-def _nbgrader_api(ws: Workspace):
+def _nbgrader_api(ws: Workspace, **overrides):
     from nbgrader.apps import NbGraderAPI
 
-    return NbGraderAPI(config=ws.nbgrader_config())
+    return NbGraderAPI(config=ws.nbgrader_config(**overrides))
 
 
 def _release_one(ws: Workspace, assignment_id: str, force: bool) -> None:
@@ -212,9 +212,11 @@ def _copy_notebooks(source: Path, target: Path) -> None:
         shutil.copy(path, target / path.name)
 
 
-def feedback(assignment_id: str, workdir=None, db_url=None) -> dict[str, list[Path]]:
+def feedback(assignment_id: str, workdir=None, db_url=None, show_hidden_tests: bool = False) -> dict[str, list[Path]]:
+    from .hidden_tests import STOCK_FEEDBACK
+
     ws = Workspace.create(workdir, db_url)
-    api = _nbgrader_api(ws)
+    api = _nbgrader_api(ws, **({"GenerateFeedback.preprocessors": STOCK_FEEDBACK} if show_hidden_tests else {}))
     written: dict[str, list[Path]] = {}
     graded = ws.course_root / "autograded"
     for student_dir in sorted(graded.iterdir()) if graded.is_dir() else []:

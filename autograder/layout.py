@@ -27,6 +27,8 @@ from pathlib import Path
 
 from tools import REPO
 
+from .hidden_tests import FEEDBACK
+
 ASSIGNMENTS_DIR = REPO / "assignments"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples" / "assignments"
 DEFAULT_WORKDIR = REPO / "work"
@@ -38,8 +40,12 @@ HTML_SAFETY = {
     "HTMLExporter.preprocessors": ["autograder.htmlsafety.SanitizeOutputs"],
 }
 
-# nbgrader's Autograde (the formgrader's button, `nbgrader autograde`) grades through our pipeline.
-NBGRADER_AUTOGRADE = {"Autograde.autograde_preprocessors": ["autograder.nbgrader_autograde.GradeThroughOurPipeline"]}
+# nbgrader's own commands and buttons, the course's way: Autograde (the formgrader's button, `nbgrader
+# autograde`) grades through our pipeline; feedback never shows the code of hidden tests.
+NBGRADER_HOOKS = {
+    "Autograde.autograde_preprocessors": ["autograder.nbgrader_autograde.GradeThroughOurPipeline"],
+    "GenerateFeedback.preprocessors": FEEDBACK,
+}
 
 # The wrong-but-plausible answers an assignment's tests must reject (tests/test_mistakes.py):
 # kept beside the assignment for its author, never released to students.
@@ -130,7 +136,7 @@ class Workspace:
         c.LimitOutput.max_lines = 1000
         c.LimitOutput.max_traceback = 100
         c.Exchange.root = str(self.workdir / "exchange")
-        for dotted, value in {**HTML_SAFETY, **NBGRADER_AUTOGRADE, **overrides}.items():
+        for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS, **overrides}.items():
             section, key = dotted.split(".")
             setattr(getattr(c, section), key, value)
         return c
@@ -146,7 +152,7 @@ class Workspace:
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
             "c.OverwriteCells.add_missing_cells = True\n"
             f"c.Exchange.root = {str(self.workdir / 'exchange')!r}\n"
-            + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in {**HTML_SAFETY, **NBGRADER_AUTOGRADE}.items())
+            + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS}.items())
         )
         if not path.exists() or path.read_text() != text:
             path.write_text(text)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -271,3 +273,23 @@ def test_demo_command_grades_writes_feedback_and_reruns_without_duplicates(tmp_p
     unknown = subprocess.run(command[:4] + ["no_such_assignment", "--workdir", str(tmp_path)], cwd=REPO,
                              capture_output=True, text=True, timeout=300)
     assert unknown.returncode == 2 and "no assignment named no_such_assignment" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_feedback_shows_hidden_tests_results_not_their_code_unless_asked(batch):
+    ws = batch["ws"]
+    page = ws.folder("feedback", SAMPLE_ID, "solution") / "numpy_part.html"
+    hidden_code = "for n, k in [(10, 1), (7, 7), (50, 5)]"  # the sample's hidden slide test (numpy_part.py)
+
+    def text() -> str:  # the page's text, as the student reads it (code is split into highlighting spans)
+        return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+    try:
+        api.feedback(SAMPLE_ID, ws.workdir, show_hidden_tests=True)
+        assert hidden_code in text()  # stock nbgrader's feedback: next year's hidden tests leak
+        api.feedback(SAMPLE_ID, ws.workdir)
+        shown = text()
+        assert hidden_code not in shown and "rng.normal" not in shown
+        assert "hidden tests ran here" in shown and "np.correlate(x, w" in shown  # the visible test stays
+    finally:
+        api.feedback(SAMPLE_ID, ws.workdir)
