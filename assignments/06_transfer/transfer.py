@@ -59,7 +59,7 @@ import tensorflow as tf
 
 from course import data, pretrained
 from course.grading import expect_close, expect_equal, expect_own_code, expect_shape, expect_true
-from course.train import accuracy, compile_classifier, fit_arrays
+from course.train import accuracy, compile_classifier
 from course.training_checks import changed_weights, inference_output, weight_snapshot
 
 tf.get_logger().setLevel("ERROR")  # no retracing notices on stderr: we build many small models on purpose
@@ -335,13 +335,13 @@ def run_cell(x_train, y_train, x_test, y_test, epochs, strategies, seed=0):
     # Batch-norm statistics must keep up within a few dozen steps: a faster moving average (momentum 0.9).
     scratch = pretrained.fashion_cnn_architecture(k, bn_momentum=0.9, name="scratch")
     compile_classifier(scratch, LEARNING_RATE, from_logits=True)
-    fit_arrays(scratch, x_train, y_train, 2 * epochs, BATCH_SIZE, seed)
+    scratch.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=2 * epochs, verbose=0)
     results["scratch"] = accuracy(scratch, x_test, y_test)
 
     keras.utils.set_random_seed(seed)
     stage1 = build_feature_extractor(pretrained.load("fashion_source5"), k)
     compile_classifier(stage1, LEARNING_RATE, from_logits=True)
-    fit_arrays(stage1, x_train, y_train, epochs, BATCH_SIZE, seed)
+    stage1.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
     head = stage1.get_layer("head").get_weights()
     for strategy in strategies[1:]:
         first_layer, lr = FINE_TUNING[strategy]
@@ -352,7 +352,7 @@ def run_cell(x_train, y_train, x_test, y_test, epochs, strategies, seed=0):
         else:
             unfreeze_top(model, first_layer, lr)
         keras.utils.set_random_seed(seed)
-        fit_arrays(model, x_train, y_train, epochs, BATCH_SIZE, seed)
+        model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
         results[strategy] = accuracy(model, x_test, y_test)
     return results
 
@@ -523,7 +523,8 @@ for approach, old_weight in (("feature extraction", None), ("fine-tuning", 0.0),
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
                   loss={"old": soft_target_loss(2.0), "new": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
                   loss_weights={"old": old_weight or 0.0, "new": 1.0})
-    fit_arrays(model, x_new, {"old": recorded, "new": y_new}, e_new if profile.is_grading else 2 * e_new, BATCH_SIZE)
+    model.fit(x_new, {"old": recorded, "new": y_new}, batch_size=BATCH_SIZE,
+              epochs=e_new if profile.is_grading else 2 * e_new, verbose=0)
     forgetting[approach] = old_and_new_accuracy(model)
 
 source_old = accuracy(pretrained.load("fashion_source5"), data.normalise(x_old_test), y_old_test)
