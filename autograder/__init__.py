@@ -1,10 +1,13 @@
 """The course's autograder: nbgrader, made safe, parallel and fair to TensorFlow.
 
 Commands (``python -m autograder COMMAND --help``): ``release``, ``check``,
-``roster``, ``grade``, ``feedback``, ``export``, ``demo``; each takes ``--workdir`` and
-``--db``. The Python API is in `autograder.api`; how a kernel is isolated is
-in `autograder.sandbox`; how grading is split between the grader (the only
-writer of the gradebook) and the workers is in `autograder.pipeline`.
+``roster``, ``lms``, ``grade``, ``similarity``, ``feedback``, ``export``,
+``demo``; each takes ``--workdir``, ``--db`` and ``--course`` (an existing
+nbgrader course). The Python API is in `autograder.api`; how a kernel is
+isolated is in `autograder.sandbox`; how grading is split between the grader
+(the only writer of the gradebook) and the workers is in
+`autograder.pipeline`; nbgrader's own Autograde and feedback are hooked in by
+`autograder.nbgrader_autograde` and `autograder.hidden_tests`.
 """
 import sys
 

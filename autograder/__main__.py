@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
     from .pipeline import GradingOptions  # the defaults' one source
+    from .lms import MOODLE_IDENTIFIERS
     from .similarity import DEFAULT_THRESHOLD
 
     defaults = GradingOptions()
@@ -18,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--db", default=None, metavar="URL",
                         help="gradebook as an SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db "
                              "(default: SQLite in the work folder)")
+    common.add_argument("--course", type=Path, default=None, metavar="DIR",
+                        help="an existing nbgrader course (the folder holding source/ and its nbgrader_config.py) "
+                             "instead of this repository's assignments")
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("release", parents=[common], help="generate student versions")
@@ -40,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("roster", parents=[common], help="the class list: import a CSV into the gradebook")
     p.add_argument("action", choices=["import"])
     p.add_argument("file", type=Path, help="CSV with id, first_name, last_name, email (or Canvas's / Moodle's export)")
+    p = commands.add_parser("lms", help="LMS round trip: import a bulk download, export grades")
+    lms = p.add_subparsers(dest="lms_action", required=True)
+    q = lms.add_parser("import", parents=[common], help="Canvas's or Moodle's submissions zip into submitted/")
+    q.add_argument("zip", type=Path)
+    q.add_argument("assignment")
+    q.add_argument("--timezone", default="UTC", help="the LMS's clock, for the zip's file times (default UTC)")
+    q.add_argument("--dry-run", action="store_true", help="show which file goes to which student; write nothing")
+    q = lms.add_parser("export", parents=[common], help="grades as Canvas's or Moodle's import CSV")
+    q.add_argument("lms_name", choices=["canvas", "moodle"])
+    q.add_argument("assignment")
+    q.add_argument("--column", required=True,
+                   help="the LMS's grade column, e.g. 'Lab 1 (4012)' as in Canvas's export, or Moodle's item name")
+    q.add_argument("--identifier", default="email", choices=MOODLE_IDENTIFIERS,
+                   help="Moodle: the column students are matched by (default email)")
+    q.add_argument("--to", type=Path, default=None, help="file to write (default: stdout)")
     p = commands.add_parser("similarity", parents=[common],
                             help="the most similar pairs of solution code (template subtracted): HTML and CSV")
     p.add_argument("assignment")
@@ -70,50 +90,70 @@ def main(argv: list[str] | None = None) -> int:
     from .layout import LayoutError
     from .report import print_checks, print_results, print_similarity
     from .roster import RosterError
+    from .lms import LmsError, LmsWarning, format_applied, format_plan
     from .similarity import SimilarityError
 
     try:
         if args.command == "release":
-            for aid in api.release(args.assignment, args.workdir, args.db, force=True):
+            for aid in api.release(args.assignment, args.workdir, args.db, force=True, course=args.course):
                 print(f"released {aid}")
         elif args.command == "check":
             if args.db:
                 print("check uses its own throw-away gradebook; --db is ignored", file=sys.stderr)
-            reports = api.check(args.assignment, args.workdir, args.workers)
+            reports = api.check(args.assignment, args.workdir, args.workers, course=args.course)
             print_checks(reports)
             return 0 if reports and all(r.ok for r in reports) else 1
         elif args.command == "grade":
             options = {k: v for k, v in (("cell_timeout", args.cell_timeout),
                                          ("submission_timeout", args.submission_timeout)) if v is not None}
             results = api.grade_submissions(args.assignment, args.submissions, args.workdir, args.db,
-                                            args.workers, args.student, regrade=args.regrade, **options)
+                                            args.workers, args.student, course=args.course, regrade=args.regrade,
+                                            **options)
             print_results(args.assignment, results)
             return 1 if any(r.status == "failed" for r in results) else 0
         elif args.command == "roster":
-            report = api.import_roster(args.file, args.workdir, args.db)
+            report = api.import_roster(args.file, args.workdir, args.db, course=args.course)
             print(f"roster ({report.format} format): {len(report.added)} added, {len(report.updated)} updated, "
                   f"{len(report.unchanged)} unchanged")
+        elif args.command == "lms" and args.lms_action == "import":
+            plan, applied = api.lms_import(args.zip, args.assignment, args.workdir, args.db, args.course,
+                                           args.timezone, args.dry_run)
+            print(format_plan(plan))
+            print("dry run: nothing written" if applied is None else format_applied(applied))
+        elif args.command == "lms":
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", LmsWarning)
+                text = api.lms_export(args.lms_name, args.assignment, args.column, args.workdir, args.db,
+                                      args.course, args.identifier)
+            for warning in caught:
+                print(f"warning: {warning.message}", file=sys.stderr)
+            if args.to:
+                args.to.write_text(text)
+            else:
+                sys.stdout.write(text)
         elif args.command == "similarity":
             if args.db:
                 print("similarity reads submissions, not the gradebook; --db is ignored", file=sys.stderr)
-            report = api.similarity(args.assignment, args.submissions, args.workdir, args.out,
+            report = api.similarity(args.assignment, args.submissions, args.workdir, args.out, course=args.course,
                                     top=args.top, threshold=args.threshold)
             print_similarity(report)
         elif args.command == "feedback":
-            for student, paths in api.feedback(args.assignment, args.workdir, args.db,
-                                               args.show_hidden_tests).items():
+            for student, paths in api.feedback(args.assignment, args.workdir, args.db, args.show_hidden_tests,
+                                               args.course).items():
                 for path in paths:
                     print(f"{student}: {path}")
         elif args.command == "export":
-            text = api.export(args.workdir, args.db)
+            text = api.export(args.workdir, args.db, args.course)
             if args.to:
                 args.to.write_text(text)
             else:
                 sys.stdout.write(text)
         elif args.command == "demo":
+            if args.course:
+                raise api.AutograderError("demo grades this repository's samples; --course is for the other commands")
             results = api.demo(args.workdir, args.workers, args.mistakes, args.assignments)
             return 1 if any(r.status == "failed" for r in results) else 0
-    except (api.AutograderError, LayoutError, RosterError, SimilarityError, FileNotFoundError, RuntimeError) as exc:
+    except (api.AutograderError, LayoutError, RosterError, SimilarityError, LmsError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -27,6 +27,16 @@
     The most similar pairs of students' solution code (the released template
     subtracted), as copydetect's side-by-side HTML and a CSV.
 
+``lms_import(zip_path, assignment_id, ..., timezone="UTC", dry_run=False) -> (ImportPlan, applied)``
+    Canvas's or Moodle's bulk download of submissions into the course's
+    ``submitted/``, students matched through the roster (strangers kept).
+
+``lms_export(lms_name, assignment_id, column, ..., identifier="email") -> str``
+    Grades as Canvas's gradebook-import CSV or Moodle's grade-import CSV.
+
+Every function above also takes ``course=DIR``: an existing nbgrader course
+instead of this repository's (`autograder.layout.Workspace.for_course`).
+
 ``import_roster(path, workdir=None, db_url=None) -> ImportReport``
     The class list (a plain CSV, or Canvas's or Moodle's export) into the
     gradebook's students: added, updated, unchanged.
@@ -61,7 +71,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .layout import COURSE_ID, Workspace, assignment_sources, real_assignment_ids
+from .layout import Workspace, assignment_sources
 from . import roster
 from .collect import mirror_submission
 from .pipeline import GradingOptions, SubmissionResult, grade_folder
@@ -70,6 +80,11 @@ from .report import print_results
 
 class AutograderError(RuntimeError):
     """A command could not do its job; the message says what to do."""
+
+
+def workspace(workdir=None, db_url=None, course=None) -> Workspace:
+    """This repository's course, or (``course``: a folder holding ``source/``) an existing nbgrader course."""
+    return Workspace.for_course(course, db_url, workdir) if course else Workspace.create(workdir, db_url)
 
 
 def _nbgrader_api(ws: Workspace, **overrides):
@@ -94,7 +109,7 @@ def _release_one(ws: Workspace, assignment_id: str, force: bool) -> None:
 
 
 def _in_gradebook(ws: Workspace, assignment_id: str) -> bool:
-    with Gradebook(ws.db_url, COURSE_ID) as gb:
+    with Gradebook(ws.db_url, ws.course_id) as gb:
         try:
             gb.find_assignment(assignment_id)
             return True
@@ -102,23 +117,25 @@ def _in_gradebook(ws: Workspace, assignment_id: str) -> bool:
             return False
 
 
-def release(assignment_id: str | None = None, workdir=None, db_url=None, force: bool = False) -> list[str]:
-    ws = Workspace.create(workdir, db_url)
-    ids = [assignment_id] if assignment_id else real_assignment_ids()
+def release(assignment_id: str | None = None, workdir=None, db_url=None, force: bool = False,
+            course=None) -> list[str]:
+    ws = workspace(workdir, db_url, course)
+    ids = [assignment_id] if assignment_id else ws.assignment_ids()
     for aid in ids:
         _release_one(ws, aid, force)
     return ids
 
 
 def grade_submissions(assignment_id: str, submissions_dir, workdir=None, db_url=None, workers: int | None = None,
-                      students: list[str] | None = None, **options) -> list[SubmissionResult]:
-    ws = Workspace.create(workdir, db_url)
+                      students: list[str] | None = None, course=None, **options) -> list[SubmissionResult]:
+    ws = workspace(workdir, db_url, course)
     _release_one(ws, assignment_id, force=False)
     submissions_dir = Path(submissions_dir) if submissions_dir else ws.course_root / "submitted"
     results = grade_folder(ws, assignment_id, submissions_dir.resolve(), GradingOptions(workers=workers, **options),
                            students)
     for result in results:  # what nbgrader's formgrader counts and its Autograde button grades
-        moved = mirror_submission(ws, assignment_id, result.student, submissions_dir / result.student / assignment_id)
+        moved = mirror_submission(submissions_dir / result.student / assignment_id,
+                                  ws.folder("submitted", assignment_id, result.student))
         if moved is not None:
             _note(result, f"an earlier, different copy in the course's submitted/ folder was kept as {moved.name}")
     strangers = set(roster.Roster(ws.workdir).not_on_it([r.student for r in results]))
@@ -132,7 +149,7 @@ def _note(result: SubmissionResult, text: str) -> None:
     result.reason = "; ".join(filter(None, [result.reason, text]))
 
 
-def similarity(assignment_id: str, submissions_dir=None, workdir=None, out_dir=None, **limits):
+def similarity(assignment_id: str, submissions_dir=None, workdir=None, out_dir=None, course=None, **limits):
     """The similarity report of one assignment's solution code (`autograder.similarity`).
 
     Default submissions: the course's ``submitted/``; default output: ``<workdir>/similarity/<id>/``.
@@ -140,17 +157,43 @@ def similarity(assignment_id: str, submissions_dir=None, workdir=None, out_dir=N
     """
     from .similarity import similarity_report
 
-    ws = Workspace.create(workdir)
+    ws = workspace(workdir, None, course)
     _release_one(ws, assignment_id, force=False)  # the template to subtract is the current release
     submissions_dir = Path(submissions_dir) if submissions_dir else ws.course_root / "submitted"
     out_dir = Path(out_dir) if out_dir else ws.workdir / "similarity" / assignment_id
     return similarity_report(assignment_id, submissions_dir, ws.folder("release", assignment_id), out_dir, **limits)
 
 
-def import_roster(path, workdir=None, db_url=None) -> roster.ImportReport:
+def lms_import(zip_path, assignment_id: str, workdir=None, db_url=None, course=None, timezone: str = "UTC",
+               dry_run: bool = False):
+    """An LMS bulk download (Canvas's or Moodle's zip) into the course's ``submitted/``; see `autograder.lms`.
+
+    Returns (plan, applied); ``applied`` is None on a dry run, which writes nothing.
+    """
+    from . import lms
+
+    ws = workspace(workdir, db_url, course)
+    _release_one(ws, assignment_id, force=False)  # the notebooks a hand-in must hold are the released ones
+    notebooks = sorted(p.name for p in ws.folder("release", assignment_id).glob("*.ipynb"))
+    plan = lms.plan_lms_import(zip_path, assignment_id, ws.db_url, ws.course_id, notebooks, timezone=timezone)
+    return plan, None if dry_run else lms.apply_import(plan, ws.course_root / "submitted")
+
+
+def lms_export(lms_name: str, assignment_id: str, column: str, workdir=None, db_url=None, course=None,
+               identifier: str = "email") -> str:
+    """One assignment's grades as Canvas's gradebook CSV or Moodle's grade-import CSV, matched through the roster."""
+    from . import lms
+
+    ws = workspace(workdir, db_url, course)
+    if lms_name == "canvas":
+        return lms.canvas_csv(ws.db_url, ws.course_id, assignment_id, column)
+    return lms.moodle_csv(ws.db_url, ws.course_id, assignment_id, column, identifier)
+
+
+def import_roster(path, workdir=None, db_url=None, course=None) -> roster.ImportReport:
     """The students of a roster CSV (ours, Canvas's or Moodle's) into the gradebook; see `autograder.roster`."""
-    ws = Workspace.create(workdir, db_url)
-    return roster.import_roster(Path(path), ws.db_url, COURSE_ID, roster.Roster(ws.workdir))
+    ws = workspace(workdir, db_url, course)
+    return roster.import_roster(Path(path), ws.db_url, ws.course_id, roster.Roster(ws.workdir))
 
 
 @dataclasses.dataclass
@@ -166,13 +209,13 @@ CHECK_STUDENTS = 3  # each draws other hidden inputs (course.grading.hidden_seed
 
 
 def check(assignment_id: str | None = None, workdir=None, workers: int | None = None,
-          students: int = CHECK_STUDENTS, **options) -> list[CheckReport]:
-    base = Workspace.create(workdir).workdir / "check"
+          students: int = CHECK_STUDENTS, course=None, **options) -> list[CheckReport]:
+    course_ws = workspace(workdir, None, course)
     reports = []
-    for aid in ([assignment_id] if assignment_id else real_assignment_ids()):
-        folder = base / aid
+    for aid in ([assignment_id] if assignment_id else course_ws.assignment_ids()):
+        folder = course_ws.workdir / "check" / aid
         shutil.rmtree(folder, ignore_errors=True)
-        ws = Workspace.create(folder)  # its own gradebook and secret: a check never touches the course's
+        ws = _throwaway(course_ws, aid, folder)  # its own gradebook and secret: a check never touches the course's
         _release_one(ws, aid, force=True)
         submissions = folder / "submissions"
         for i in range(1, students + 1):
@@ -184,6 +227,17 @@ def check(assignment_id: str | None = None, workdir=None, workers: int | None = 
         stubs = [r for r in graded if r.student.startswith("stub-")]
         reports.append(CheckReport(aid, *_judge(solutions, stubs), solutions, stubs))
     return reports
+
+
+def _throwaway(course_ws: Workspace, assignment_id: str, folder: Path) -> Workspace:
+    """A fresh course in ``folder`` holding one assignment's source, with the course's own nbgrader settings."""
+    if course_ws.is_ours:
+        return Workspace.create(folder)
+    course_ws.sync_source(assignment_id)  # refuses an unknown assignment
+    ws = dataclasses.replace(course_ws, workdir=folder, db_url=f"sqlite:///{folder / 'gradebook.db'}",
+                             course_root=folder / "course")
+    shutil.copytree(course_ws.folder("source", assignment_id), ws.folder("source", assignment_id))
+    return ws
 
 
 def _judge(solutions: list[SubmissionResult], stubs: list[SubmissionResult]) -> tuple[bool, list[str]]:
@@ -212,10 +266,11 @@ def _copy_notebooks(source: Path, target: Path) -> None:
         shutil.copy(path, target / path.name)
 
 
-def feedback(assignment_id: str, workdir=None, db_url=None, show_hidden_tests: bool = False) -> dict[str, list[Path]]:
+def feedback(assignment_id: str, workdir=None, db_url=None, show_hidden_tests: bool = False,
+             course=None) -> dict[str, list[Path]]:
     from .hidden_tests import STOCK_FEEDBACK
 
-    ws = Workspace.create(workdir, db_url)
+    ws = workspace(workdir, db_url, course)
     api = _nbgrader_api(ws, **({"GenerateFeedback.preprocessors": STOCK_FEEDBACK} if show_hidden_tests else {}))
     written: dict[str, list[Path]] = {}
     graded = ws.course_root / "autograded"
@@ -230,15 +285,15 @@ def feedback(assignment_id: str, workdir=None, db_url=None, show_hidden_tests: b
     return written
 
 
-def export(workdir=None, db_url=None) -> str:
+def export(workdir=None, db_url=None, course=None) -> str:
     """The grades as CSV; ids go through `csv_cell`: one line per row, never a spreadsheet formula."""
     from .submission_files import csv_cell
 
-    ws = Workspace.create(workdir, db_url)
+    ws = workspace(workdir, db_url, course)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student", "assignment", "score", "max_score"])
-    with Gradebook(ws.db_url, COURSE_ID) as gb:
+    with Gradebook(ws.db_url, ws.course_id) as gb:
         for assignment in gb.assignments:
             for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
                 writer.writerow([csv_cell(submission.student.id), csv_cell(assignment.name),

@@ -15,7 +15,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from .layout import Workspace
 from .submission_files import Refused, list_notebooks, read_timestamp
 
 
@@ -27,12 +26,13 @@ def submission_files(folder: Path) -> dict[str, bytes]:
     return {**notebooks, **({"timestamp.txt": (timestamp + "\n").encode()} if timestamp else {})}
 
 
-def mirror_submission(ws: Workspace, assignment_id: str, student: str, folder: Path) -> Path | None:
-    """Copy one submission into ``<course>/submitted/``; returns the folder an earlier, different copy was moved to.
+def mirror_submission(folder: Path, target: Path) -> Path | None:
+    """Copy one submission to ``target`` (``<course>/submitted/<student>/<assignment>``); returns the folder an
+    earlier, different copy was moved to.
 
     An identical copy is left as it is. A different one (an earlier hand-in)
-    is moved aside to ``submitted/<student>/<assignment>.replaced-<UTC time>``,
-    where nbgrader does not look, never deleted.
+    is moved aside to ``<student>/<assignment>.replaced-<UTC time>``, where
+    nbgrader does not look, never deleted.
     """
     try:
         wanted = submission_files(folder)
@@ -40,7 +40,6 @@ def mirror_submission(ws: Workspace, assignment_id: str, student: str, folder: P
         wanted = {}
     if not any(name.endswith(".ipynb") for name in wanted):
         return None  # nothing the student owns to hand on (the report says why); nbgrader would stop at it
-    target = ws.folder("submitted", assignment_id, student)
     if target.resolve() == folder.resolve():
         return None
     moved = None
@@ -51,10 +50,10 @@ def mirror_submission(ws: Workspace, assignment_id: str, student: str, folder: P
         except Refused:
             pass
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        moved = target.with_name(f"{assignment_id}.replaced-{stamp}")
+        moved = target.with_name(f"{target.name}.replaced-{stamp}")
         os.rename(target, moved)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{assignment_id}-", dir=target.parent))
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     for name, data in wanted.items():
         (partial / name).write_bytes(data)
     partial.chmod(0o755)

@@ -85,21 +85,63 @@ def real_assignment_ids() -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Workspace:
-    """One work folder and its gradebook."""
+    """One course folder, its gradebook, and the grader's own files (``workdir``: records, jobs, the secret).
+
+    Two kinds: this repository's course (`create`: generated under the work
+    folder from ``assignments/``, with a generated ``nbgrader_config.py``), or
+    an existing nbgrader course (`for_course`: its own ``source/`` and
+    ``nbgrader_config.py``, which are read, never written).
+    """
 
     workdir: Path
     db_url: str
+    course_root: Path
+    course_id: str = COURSE_ID
+    config_file: Path | None = None   # an existing course's own nbgrader_config.py (None: ours, generated)
 
     @classmethod
     def create(cls, workdir: str | Path | None = None, db_url: str | None = None) -> "Workspace":
         _put_environment_on_path()
         workdir = Path(workdir or DEFAULT_WORKDIR).resolve()
         (workdir / "course").mkdir(parents=True, exist_ok=True)
-        return cls(workdir, db_url or f"sqlite:///{workdir / 'gradebook.db'}")
+        return cls(workdir, db_url or f"sqlite:///{workdir / 'gradebook.db'}", workdir / "course")
+
+    @classmethod
+    def for_course(cls, course_dir: str | Path, db_url: str | None = None,
+                   workdir: str | Path | None = None) -> "Workspace":
+        """An nbgrader course laid out as nbgrader's documentation lays one out (``source/<assignment>/``).
+
+        Its gradebook and course id come from its ``nbgrader_config.py``, as for
+        nbgrader's own commands; the grader's files go to ``<course>/.autograder``.
+        """
+        _put_environment_on_path()
+        root = Path(course_dir).resolve()
+        if not (root / "source").is_dir():
+            raise LayoutError(f"{root} is not an nbgrader course: it has no source/ folder (nbgrader's layout: "
+                              "<course>/source/<assignment>/*.ipynb, see nbgrader's 'Creating and grading "
+                              "assignments'); pass the folder that holds source/")
+        config_file = root / "nbgrader_config.py"
+        config = _read_config(config_file)
+        configured = config.get("CourseDirectory", {}).get("root")
+        if configured and Path(configured).resolve() != root:
+            raise LayoutError(f"{config_file} sets CourseDirectory.root = {configured!r}, not {str(root)!r}: "
+                              f"pass --course {configured} or fix the setting")
+        db_url = db_url or config.get("CourseDirectory", {}).get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+        workdir = Path(workdir).resolve() if workdir else root / ".autograder"
+        workdir.mkdir(parents=True, exist_ok=True)
+        return cls(workdir, db_url, root, config.get("CourseDirectory", {}).get("course_id", ""), config_file)
 
     @property
-    def course_root(self) -> Path:
-        return self.workdir / "course"
+    def is_ours(self) -> bool:
+        """This repository's course (sources synced from ``assignments/``), not an existing nbgrader course."""
+        return self.config_file is None
+
+    def assignment_ids(self) -> list[str]:
+        """What ``release`` and ``check`` cover by default."""
+        if self.is_ours:
+            return real_assignment_ids()
+        return sorted(p.name for p in (self.course_root / "source").iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and any(p.glob("*.ipynb")))
 
     def folder(self, step: str, assignment_id: str, student: str | None = None) -> Path:
         """nbgrader's ``{step}/{student}/{assignment}`` (no student for source and release)."""
@@ -125,25 +167,33 @@ class Workspace:
         return path.read_text().strip().encode()
 
     def nbgrader_config(self, **overrides):
-        """The traitlets config every nbgrader call of ours uses."""
+        """The traitlets config every nbgrader call of ours uses (an existing course's own settings first)."""
         from traitlets.config import Config
 
-        c = Config()
+        c = _read_config(self.config_file) if self.config_file else Config()
         c.CourseDirectory.root = str(self.course_root)
         c.CourseDirectory.db_url = self.db_url
-        c.CourseDirectory.course_id = COURSE_ID
+        c.CourseDirectory.course_id = self.course_id
         c.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back and is graded
         c.LimitOutput.max_lines = 1000
         c.LimitOutput.max_traceback = 100
-        c.Exchange.root = str(self.workdir / "exchange")
-        for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS, **overrides}.items():
+        if self.is_ours:
+            c.Exchange.root = str(self.workdir / "exchange")
+            c.GradeThroughOurPipeline.workdir = str(self.workdir)
+        use_our_grader(c)
+        for dotted, value in overrides.items():
             section, key = dotted.split(".")
             setattr(getattr(c, section), key, value)
         return c
 
     def write_nbgrader_config_file(self) -> Path:
-        """``nbgrader_config.py`` in the course root, so the nbgrader CLI and the formgrader agree with us."""
+        """``nbgrader_config.py`` in the course root, so the nbgrader CLI and the formgrader agree with us.
+
+        Only for this repository's course: an existing course's file is the instructor's (see `NBGRADER_HOOKS`).
+        """
         path = self.course_root / "nbgrader_config.py"
+        if not self.is_ours:
+            return path
         text = (
             "# Generated by `python -m autograder`; edit autograder/layout.py instead.\n"
             "c = get_config()  # noqa: F821\n"
@@ -152,6 +202,7 @@ class Workspace:
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
             "c.OverwriteCells.add_missing_cells = True\n"
             f"c.Exchange.root = {str(self.workdir / 'exchange')!r}\n"
+            f"c.GradeThroughOurPipeline.workdir = {str(self.workdir)!r}\n"
             + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS}.items())
         )
         if not path.exists() or path.read_text() != text:
@@ -166,6 +217,12 @@ class Workspace:
         its generated notebook is missing (the autograder's sample keeps no
         generated files). Returns the nbgrader source folder.
         """
+        if not self.is_ours:  # an existing course's source folder is the truth: nothing to copy
+            target = self.folder("source", assignment_id)
+            if not any(target.glob("*.ipynb")):
+                raise LayoutError(f"no assignment {assignment_id!r} in {self.course_root / 'source'}: expected "
+                                  f"source/{assignment_id}/*.ipynb (known: {', '.join(self.assignment_ids()) or 'none'})")
+            return target
         sources = assignment_sources()
         if assignment_id not in sources:
             raise LayoutError(
@@ -199,6 +256,26 @@ class Workspace:
     def source_digest(self, assignment_id: str) -> str:
         """Fingerprint of the synced source: a change invalidates earlier grading records."""
         return tree_digest(self.folder("source", assignment_id))
+
+
+def use_our_grader(c) -> None:
+    """For an existing course's ``nbgrader_config.py``: nbgrader's Autograde and feedback, the course's way.
+
+    ``from autograder.layout import use_our_grader; use_our_grader(c)`` after ``c = get_config()``.
+    """
+    for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS}.items():
+        section, key = dotted.split(".")
+        setattr(getattr(c, section), key, value)
+
+
+def _read_config(path: Path):
+    """An nbgrader_config.py as nbgrader reads it (traitlets runs the file); empty when there is none."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    if not path.exists():
+        return Config()
+    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
 
 
 def _put_environment_on_path() -> None:

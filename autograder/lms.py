@@ -228,7 +228,7 @@ def apply_import(plan: ImportPlan, dest_dir: str | Path) -> list[Applied]:
             if item.timestamp:
                 (staged / TIMESTAMP_FILE).write_text(item.timestamp + "\n")
             existed = os.path.lexists(dest_dir / item.student / plan.assignment_id)
-            moved = mirror_submission(_Submitted(dest_dir), plan.assignment_id, item.student, staged)
+            moved = mirror_submission(staged, dest_dir / item.student / plan.assignment_id)
             done.append(Applied(item.student, "replaced" if moved else "unchanged" if existed else "added", moved))
     return done
 
@@ -270,16 +270,6 @@ def format_applied(done: list[Applied]) -> str:
 
 class _Damaged(Exception):
     """A zip entry that cannot be read back whole (its message says so)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Submitted:
-    """Where `mirror_submission` puts a hand-in: it asks only for ``folder("submitted", assignment, student)``."""
-
-    root: Path
-
-    def folder(self, step: str, assignment_id: str, student: str) -> Path:
-        return self.root / student / assignment_id
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:

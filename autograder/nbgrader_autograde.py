@@ -22,8 +22,9 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
 
-from .layout import COURSE_ID, Workspace, tree_digest
+from .layout import Workspace, tree_digest
 
 # (gradebook, assignment, student, submission digest) -> graded notebooks nbgrader has not asked for yet
 _WAITING: dict[tuple[str, str, str, str], dict[str, nbformat.NotebookNode]] = {}
@@ -33,10 +34,15 @@ _LOCK = threading.Lock()  # the formgrader may autograde two students at once
 class GradeThroughOurPipeline(NbGraderPreprocessor):
     """Return the notebook as our pipeline graded it (its scores are already in the gradebook)."""
 
+    workdir = Unicode("", help="the grader's work folder of this repository's course; "
+                               "empty for an existing nbgrader course (its .autograder folder)").tag(config=True)
+
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         assignment, student, name = info["assignment"], info["student"], f"{info['notebook']}.ipynb"
-        ws = Workspace.create(Path(CourseDirectory(config=self.config).root).parent, info["db_url"])
+        root = CourseDirectory(config=self.config).root
+        ws = (Workspace.create(self.workdir, info["db_url"]) if self.workdir
+              else Workspace.for_course(root, info["db_url"]))
         key = (ws.db_url, assignment, student, tree_digest(ws.folder("submitted", assignment, student)))
         with _LOCK:
             waiting = _WAITING.get(key)
@@ -56,7 +62,7 @@ def _grade(ws: Workspace, assignment: str, student: str) -> dict[str, nbformat.N
                            GradingOptions(workers=1, regrade=True, progress=False), students=[student])
     if result.status == "failed":
         raise RuntimeError(f"{student}'s {assignment} could not be graded: {result.reason}")
-    with Gradebook(ws.db_url, COURSE_ID) as gb:  # the notebooks nbgrader will ask for: submitted and known
+    with Gradebook(ws.db_url, ws.course_id) as gb:  # the notebooks nbgrader will ask for: submitted and known
         known = {f"{nb.name}.ipynb" for nb in gb.find_assignment(assignment).notebooks}
     graded = {}
     for name in sorted(known & set(os.listdir(ws.folder("submitted", assignment, student)))):

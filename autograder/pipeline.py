@@ -50,7 +50,7 @@ from nbgrader.utils import is_grade
 from sqlalchemy.exc import SAWarning
 
 from .execute import MAX_NOTEBOOK_BYTES, MAX_OUTPUT_BYTES, Job, NotebookJob, Worker
-from .layout import COURSE_ID, REPO, Workspace, tree_digest
+from .layout import REPO, Workspace, tree_digest
 from .roles import answer_names, cell_roles
 from .sandbox import Capabilities, Limits, Policy, UidPool, kill_uid, probe
 from .submission_files import Refused, list_notebooks, looks_like_submission, read_timestamp
@@ -188,7 +188,7 @@ class Grader:
         self.config = workspace.nbgrader_config()
         self.source_dir = workspace.folder("source", assignment_id)
         self.source_digest = tree_digest(self.source_dir)
-        with Gradebook(workspace.db_url, COURSE_ID) as gb:
+        with Gradebook(workspace.db_url, workspace.course_id) as gb:
             try:
                 assignment = gb.find_assignment(assignment_id)
             except MissingEntry:
@@ -253,7 +253,7 @@ class Grader:
 
     def _scores_in_gradebook(self) -> dict[str, float]:
         """Each student's score for this assignment before the run, for the report of what a re-grade changed."""
-        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+        with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
             return {s.student.id: float(s.score) for s in gb.find_assignment(self.aid).submissions}
 
     # -- step 1: sanitize (parent, reads the gradebook) --------------------------------------------
@@ -302,7 +302,7 @@ class Grader:
             resources = self._resources(student, name)
             for pp in SANITIZE:
                 nb, resources = pp(config=self.config).preprocess(nb, resources)
-            with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+            with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
                 prepared.roles[name] = cell_roles(nb, gb, Path(name).stem, self.aid)
                 prepared.answers[name] = answer_names(nb, gb, Path(name).stem, self.aid)
             target = prepared.job_dir / "in" / name
@@ -366,8 +366,8 @@ class Grader:
 
     def _hidden_paths(self, submission: Path) -> list[str]:
         """What a kernel must not see: sources, gradebook, everyone's submissions, the grader's home."""
-        candidates = [REPO, self.ws.workdir, self.source_dir, submission.parent.parent, Path.home(),
-                      Path("/root"), Path("/home"), Path("/run/postgresql"), Path("/var/run/postgresql")]
+        candidates = [REPO, self.ws.workdir, self.ws.course_root, self.source_dir, submission.parent.parent,
+                      Path.home(), Path("/root"), Path("/home"), Path("/run/postgresql"), Path("/var/run/postgresql")]
         if self.ws.db_url.startswith("sqlite:///"):
             candidates.append(Path(self.ws.db_url[len("sqlite:///"):]).parent)
         return sorted({str(p.resolve()) for p in candidates if p.exists()}, key=len)
@@ -385,7 +385,7 @@ class Grader:
         if why:
             notes.append(why)
         reviewed = self._reviewed_grades(prepared)
-        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+        with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
             gb.update_or_create_student(student)
             with warnings.catch_warnings():  # nbgrader's own SQLAlchemy notice while it builds the rows
                 warnings.simplefilter("ignore", SAWarning)
@@ -422,7 +422,7 @@ class Grader:
         state = self._state_file(prepared.student)
         if not state.exists() or json.loads(state.read_text()).get("submission") != prepared.digest:
             return {}
-        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+        with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
             try:
                 submission = gb.find_submission(self.aid, prepared.student)
             except MissingEntry:
@@ -439,7 +439,7 @@ class Grader:
         """
         if not reviewed:
             return
-        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+        with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
             for nb in gb.find_submission(self.aid, student).notebooks:
                 for grade in nb.grades:
                     before = reviewed.get((nb.name, grade.name))
@@ -449,7 +449,7 @@ class Grader:
 
     def _zero(self, student: str, notebook: str) -> None:
         """nbgrader's rule for a notebook that was not submitted: every grade is zero."""
-        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+        with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
             submission = gb.find_submission_notebook(Path(notebook).stem, self.aid, student)
             for grade in submission.grades:
                 grade.auto_score = 0
@@ -457,7 +457,7 @@ class Grader:
             gb.db.commit()
 
     def _read_back(self, student: str, status: str, reason: str, seconds: float) -> SubmissionResult:
-        with Gradebook(self.ws.db_url, COURSE_ID) as gb:
+        with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
             submission = gb.find_submission(self.aid, student)
             tests = {}
             for notebook in submission.notebooks:

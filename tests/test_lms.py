@@ -295,3 +295,49 @@ def test_moodle_csv_by_email_or_username_names_who_it_leaves_out(course):
         lms.moodle_csv(course.db_url, COURSE_ID, AID, "PS 1", identifier="phone")
     with pytest.raises(LmsError, match="no assignment 'ps9' in the gradebook"):
         lms.canvas_csv(course.db_url, COURSE_ID, "ps9", "PS 9")
+
+
+@pytest.mark.slow
+def test_the_round_trip_through_the_commands_canvas_zip_in_grades_out(tmp_path):
+    """roster import → lms import (dry run, then for real) → grade → lms export canvas, as an instructor types it."""
+    import csv as csv_module
+    import io
+    import shutil
+    import subprocess
+    import sys
+
+    from autograder.layout import REPO
+
+    work = tmp_path / "work"
+    ag = [sys.executable, "-m", "autograder"]
+
+    def run(*arguments: str) -> str:
+        done = subprocess.run(ag + list(arguments) + ["--workdir", str(work)], cwd=REPO, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, (arguments, done.stdout[-2000:], done.stderr[-3000:])
+        return done.stdout
+
+    roster = tmp_path / "canvas.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+                      '"Lovelace, Ada",1001,S1,ada,A\n"Babbage, Charles",1002,S2,charles,A\n')
+    run("roster", "import", str(roster))
+    run("release", "ag_sample")
+    source = work / "course" / "source" / "ag_sample" / "numpy_part.ipynb"
+    stub = work / "course" / "release" / "ag_sample" / "numpy_part.ipynb"
+    download = make_zip(tmp_path / "submissions.zip", [
+        ("lovelaceada_1001_90001_numpy_part.ipynb", source.read_bytes(), MON),
+        ("babbagecharles_LATE_1002_90002_numpy_part-1.ipynb", stub.read_bytes(), TUE)])
+    before = digest(download)
+    dry = run("lms", "import", str(download), "ag_sample", "--dry-run")
+    assert "ada" in dry and "charles" in dry and "dry run: nothing written" in dry
+    assert not (work / "course" / "submitted").exists()
+    run("lms", "import", str(download), "ag_sample")
+    assert digest(download) == before
+    graded = run("grade", "ag_sample")
+    assert "ada" in graded and "charles" in graded and "not on the roster" not in graded
+    exported = list(csv_module.reader(io.StringIO(run("lms", "export", "canvas", "ag_sample",
+                                                      "--column", "Autograder sample (777)"))))
+    assert exported[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Autograder sample (777)"]
+    scores = {row[1]: row[-1] for row in exported[2:]}
+    assert scores == {"1001": "3", "1002": "0"}  # numpy part only: relu 1 + slide 2; the stub earns nothing
+    shutil.rmtree(work)
