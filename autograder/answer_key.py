@@ -52,6 +52,17 @@ class StudentSources:
         for node in tree.body:
             self._index(node, source)
 
+    def add_instructor_imports(self, source: str) -> None:
+        """The imports of a locked cell: names the student's code uses without importing them itself.
+
+        A solution calling ``models.build`` after the notebook's own ``from course
+        import models`` uses the answer key as surely as one that imports it.
+        """
+        tree = _parse(source)
+        for node in tree.body if tree is not None else ():
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._index(node, source)
+
     def _index(self, node: ast.AST, source: str, prefix: str = "") -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.definitions[prefix + node.name] = (node, source)

@@ -475,6 +475,7 @@ def main() -> None:
         message = link.receive()
         op = message.get("op")
         if op == "run":
+            SOURCES.add_instructor_imports(str(message["source"]))
             link.send({"op": "ran", "outputs": judge.run(str(message["name"]), str(message["source"]))})
         elif op == "answers":
             judge.answers = {str(n) for n in message.get("names", [])}

@@ -138,6 +138,20 @@ def test_answer_key_is_read_from_the_submitted_source():
     assert "course.distill" in sources.answer_key_use("Distiller.train_step", ["course.distill"])
 
 
+def test_a_name_the_notebook_imported_in_a_locked_cell_counts_as_the_answer_key():
+    """05's setup cell does `from course import models`; a solution calling `models.build` uses the zoo."""
+    sources = StudentSources()
+    sources.add_instructor_imports("from course import arith, data, models\nimport keras\n\ndef given(): pass")
+    sources.add("def lenet5():\n    return models.build('lenet5')")
+    sources.add("def own():\n    return keras.Sequential()")
+    assert "course.models" in sources.answer_key_use("lenet5", ["course.models"])
+    assert sources.answer_key_use("own", ["course.models"]) is None
+    assert "given" not in sources.definitions  # the instructor's functions are not the student's code
+    sources.add("import my_models as models")  # a student's own rebinding wins, in cell order
+    sources.add("def lenet5():\n    return models.build('lenet5')")
+    assert sources.answer_key_use("lenet5", ["course.models"]) is None
+
+
 def test_test_cells_run_in_the_student_kernel_only_when_a_later_cell_reads_their_names():
     nb = new_notebook(cells=[new_code_cell("def f(x):\n    return x"), new_code_cell("y = f(2)\nassert y == 2"),
                              new_code_cell("z = 1"), new_code_cell("print(z)"), new_code_cell("print(y)")])
