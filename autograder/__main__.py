@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write(text: str, to: Path | None) -> None:
+    """A command's CSV to ``--to FILE``, or to stdout."""
+    if to:
+        to.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import api
@@ -127,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                                       args.course, args.identifier)
             for warning in caught:
                 print(f"warning: {warning.message}", file=sys.stderr)
-            if args.to:
-                args.to.write_text(text)
-            else:
-                sys.stdout.write(text)
+            _write(text, args.to)
         elif args.command == "similarity":
             if args.db:
                 print("similarity reads submissions, not the gradebook; --db is ignored", file=sys.stderr)
@@ -144,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{student}: {path}")
         elif args.command == "export":
             text = api.export(args.workdir, args.db, args.course)
-            if args.to:
-                args.to.write_text(text)
-            else:
-                sys.stdout.write(text)
+            _write(text, args.to)
         elif args.command == "demo":
             if args.course:
                 raise api.AutograderError("demo grades this repository's samples; --course is for the other commands")
