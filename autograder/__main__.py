@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--show-hidden-tests", action="store_true",
                    help="include the code of hidden tests (by default feedback shows only their results)")
+    p.add_argument("--release", action="store_true",
+                   help="also release it to the exchange: students fetch it in their Assignment List")
+    p = commands.add_parser("exchange", parents=[common],
+                            help="nbgrader's exchange for the students of this machine (release, submit, collect)")
+    p.add_argument("action", choices=["setup"])
+    p.add_argument("--root", type=Path, default=None,
+                   help="the exchange folder (default: nbgrader's, /srv/nbgrader/exchange, or the course's own)")
     p = commands.add_parser("export", parents=[common], help="grades as CSV")
     p.add_argument("--to", type=Path, default=None, help="file to write (default: stdout)")
     p = commands.add_parser("demo", parents=[common],
@@ -147,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
                                                args.course).items():
                 for path in paths:
                     print(f"{student}: {path}")
+            if args.release:
+                done = api.release_feedback(args.assignment, args.workdir, args.db, args.course)
+                print(f"released to the exchange: {', '.join(done.released) or 'nobody'}")
+                if done.not_through_exchange:
+                    print("not handed in through the exchange (give them the HTML above): "
+                          + ", ".join(done.not_through_exchange))
+        elif args.command == "exchange":
+            done = api.setup_exchange(args.root, args.workdir, args.db, args.course)
+            print(f"exchange ready: {done.root} (mode 1777); releases are published there, students fetch and "
+                  "submit in JupyterLab's Assignment List, the formgrader's Collect button brings hand-ins in")
+            print(f"students' setting: {done.student_config}")
         elif args.command == "export":
             text = api.export(args.workdir, args.db, args.course)
             _write(text, args.to)

@@ -72,7 +72,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from .layout import Workspace, assignment_sources
-from . import roster
+from . import exchange, roster
 from .collect import mirror_submission
 from .pipeline import GradingOptions, SubmissionResult, grade_folder
 from .report import print_results
@@ -87,25 +87,19 @@ def workspace(workdir=None, db_url=None, course=None) -> Workspace:
     return Workspace.for_course(course, db_url, workdir) if course else Workspace.create(workdir, db_url)
 
 
-def _nbgrader_api(ws: Workspace, **overrides):
-    from nbgrader.apps import NbGraderAPI
-
-    return NbGraderAPI(config=ws.nbgrader_config(**overrides))
-
-
 def _release_one(ws: Workspace, assignment_id: str, force: bool) -> None:
     ws.write_nbgrader_config_file()
     ws.sync_source(assignment_id)
     marker = ws.state_root / assignment_id / "released.json"
     stamp = {"source": ws.source_digest(assignment_id), "db": ws.db_url}
-    if not force and marker.exists() and json.loads(marker.read_text()) == stamp \
-            and ws.folder("release", assignment_id).is_dir() and _in_gradebook(ws, assignment_id):
-        return
-    outcome = _nbgrader_api(ws).generate_assignment(assignment_id, force=True, create=True)
-    if not outcome["success"]:
-        raise AutograderError(f"nbgrader could not release {assignment_id}:\n{outcome['error']}\n{outcome['log']}")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(stamp))
+    if force or not marker.exists() or json.loads(marker.read_text()) != stamp \
+            or not ws.folder("release", assignment_id).is_dir() or not _in_gradebook(ws, assignment_id):
+        outcome = ws.nbgrader_api().generate_assignment(assignment_id, force=True, create=True)
+        if not outcome["success"]:
+            raise AutograderError(f"nbgrader could not release {assignment_id}:\n{outcome['error']}\n{outcome['log']}")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(stamp))
+    exchange.publish(ws, assignment_id)  # students fetch it in their Assignment List (once `exchange setup` ran)
 
 
 def _in_gradebook(ws: Workspace, assignment_id: str) -> bool:
@@ -271,7 +265,7 @@ def feedback(assignment_id: str, workdir=None, db_url=None, show_hidden_tests: b
     from .hidden_tests import STOCK_FEEDBACK
 
     ws = workspace(workdir, db_url, course)
-    api = _nbgrader_api(ws, **({"GenerateFeedback.preprocessors": STOCK_FEEDBACK} if show_hidden_tests else {}))
+    api = ws.nbgrader_api(**({"GenerateFeedback.preprocessors": STOCK_FEEDBACK} if show_hidden_tests else {}))
     written: dict[str, list[Path]] = {}
     graded = ws.course_root / "autograded"
     for student_dir in sorted(graded.iterdir()) if graded.is_dir() else []:
@@ -283,6 +277,26 @@ def feedback(assignment_id: str, workdir=None, db_url=None, show_hidden_tests: b
             raise AutograderError(f"feedback for {student!r} failed:\n{outcome['error']}\n{outcome['log']}")
         written[student] = sorted(ws.folder("feedback", assignment_id, student).glob("*.html"))
     return written
+
+
+def setup_exchange(root=None, workdir=None, db_url=None, course=None) -> exchange.ExchangeSetup:
+    """nbgrader's exchange for several users of one machine (`autograder.exchange.setup`); releases
+    already made are published to it."""
+    ws = workspace(workdir, db_url, course)
+    done = exchange.setup(ws, root)
+    released = ws.course_root / "release"
+    for aid in sorted(p.name for p in released.iterdir() if p.is_dir()) if released.is_dir() else []:
+        if _in_gradebook(ws, aid):
+            exchange.publish(ws, aid)
+    return done
+
+
+def release_feedback(assignment_id: str, workdir=None, db_url=None, course=None) -> exchange.FeedbackRelease:
+    """The feedback `feedback` wrote, to the exchange: each student fetches theirs in the Assignment List."""
+    ws = workspace(workdir, db_url, course)
+    folder = ws.course_root / "feedback"
+    students = sorted(p.name for p in folder.iterdir() if (p / assignment_id).is_dir()) if folder.is_dir() else []
+    return exchange.release_feedback(ws, assignment_id, students)
 
 
 def export(workdir=None, db_url=None, course=None) -> str:

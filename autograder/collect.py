@@ -4,9 +4,9 @@ The formgrader counts submissions, and its Autograde button and ``nbgrader
 autograde`` grade them, from ``<course>/submitted/<student>/<assignment>/``.
 A batch graded from another folder (``grade --submissions DIR``) is mirrored
 there, so both front doors show the same submissions. The mirror holds the
-regular files the grader read (notebooks, a valid ``timestamp.txt``), never a
-link; a hand-in with no such notebook is graded (zero, with the reason) but not
-mirrored. The student's folder is only read.
+regular files the grader read (notebooks, a valid ``timestamp.txt`` and
+``submission_secret.txt``), never a link; a hand-in with no such notebook is
+graded (zero, with the reason) but not mirrored. The student's folder is only read.
 """
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ import os
 import tempfile
 from pathlib import Path
 
-from .submission_files import Refused, list_notebooks, read_timestamp
+from .submission_files import SECRET_FILE, Refused, list_notebooks, read_submission_secret, read_timestamp
 
 
 def submission_files(folder: Path) -> dict[str, bytes]:
-    """What nbgrader needs of a submission: its notebooks and its checked timestamp (regular files only)."""
+    """What nbgrader needs of a submission (regular files only): its notebooks, its checked timestamp and
+    the secret ``nbgrader submit`` wrote (the exchange finds the student's feedback by it)."""
     root = folder.parent.parent
     notebooks, _refused = list_notebooks(folder, root=root)
     timestamp, _why = read_timestamp(folder, root=root)
-    return {**notebooks, **({"timestamp.txt": (timestamp + "\n").encode()} if timestamp else {})}
+    secret, _why = read_submission_secret(folder, root=root)
+    return {**notebooks, **({"timestamp.txt": (timestamp + "\n").encode()} if timestamp else {}),
+            **({SECRET_FILE: secret.encode()} if secret else {})}
 
 
 def mirror_submission(folder: Path, target: Path) -> Path | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +34,8 @@ ASSIGNMENTS_DIR = REPO / "assignments"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples" / "assignments"
 DEFAULT_WORKDIR = REPO / "work"
 COURSE_ID = "cnn-course"
+NBGRADER_EXCHANGE = "/srv/nbgrader/exchange"  # nbgrader's default Exchange.root: students need no setting
+EXCHANGE_RECORD = "exchange.json"            # in the workdir: the root `exchange setup` chose
 
 # Student HTML is shown, never run, in the formgrader and in feedback (see autograder/htmlsafety.py).
 HTML_SAFETY = {
@@ -153,6 +156,17 @@ class Workspace:
     def state_root(self) -> Path:
         return self.workdir / "state"
 
+    @property
+    def exchange_root(self) -> Path:
+        """Where nbgrader's exchange lives: the root `python -m autograder exchange setup` chose, else
+        the course's own setting (an existing course) or ``<workdir>/exchange`` (this repository's)."""
+        record = self.workdir / EXCHANGE_RECORD
+        if record.exists():
+            return Path(json.loads(record.read_text())["root"])
+        if not self.is_ours:
+            return Path(self.nbgrader_config().Exchange.get("root", NBGRADER_EXCHANGE))
+        return self.workdir / "exchange"
+
     def course_secret(self) -> bytes:
         """The course's secret (created on first use, readable by its owner only), from which every
         student's hidden-test inputs are derived (`autograder.pipeline.hidden_key`).
@@ -178,13 +192,19 @@ class Workspace:
         c.LimitOutput.max_lines = 1000
         c.LimitOutput.max_traceback = 100
         if self.is_ours:
-            c.Exchange.root = str(self.workdir / "exchange")
+            c.Exchange.root = str(self.exchange_root)
             c.GradeThroughOurPipeline.workdir = str(self.workdir)
         use_our_grader(c)
         for dotted, value in overrides.items():
             section, key = dotted.split(".")
             setattr(getattr(c, section), key, value)
         return c
+
+    def nbgrader_api(self, **overrides):
+        """nbgrader's own Python API (what its CLI and the formgrader call) on this course."""
+        from nbgrader.apps import NbGraderAPI
+
+        return NbGraderAPI(config=self.nbgrader_config(**overrides))
 
     def write_nbgrader_config_file(self) -> Path:
         """``nbgrader_config.py`` in the course root, so the nbgrader CLI and the formgrader agree with us.
@@ -201,7 +221,7 @@ class Workspace:
             f"c.CourseDirectory.db_url = {self.db_url!r}\n"
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
             "c.OverwriteCells.add_missing_cells = True\n"
-            f"c.Exchange.root = {str(self.workdir / 'exchange')!r}\n"
+            f"c.Exchange.root = {str(self.exchange_root)!r}\n"
             f"c.GradeThroughOurPipeline.workdir = {str(self.workdir)!r}\n"
             + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS}.items())
         )

@@ -53,7 +53,8 @@ from .execute import MAX_NOTEBOOK_BYTES, MAX_OUTPUT_BYTES, Job, NotebookJob, Wor
 from .layout import REPO, Workspace, tree_digest
 from .roles import answer_names, cell_roles
 from .sandbox import Capabilities, Limits, Policy, UidPool, kill_uid, probe
-from .submission_files import Refused, list_notebooks, looks_like_submission, read_timestamp
+from .submission_files import (SECRET_FILE, Refused, list_notebooks, looks_like_submission,
+                               read_submission_secret, read_timestamp)
 
 
 @dataclasses.dataclass
@@ -408,6 +409,11 @@ class Grader:
             nbformat.write(nb, target / name)
         if timestamp:  # the text checked above, never a copy of whatever the file is now
             (target / "timestamp.txt").write_text(timestamp)
+        secret, why = read_submission_secret(prepared.folder, root=prepared.folder.parent.parent)
+        if secret:  # feedback carries it on to the exchange (`autograder.exchange`)
+            (target / SECRET_FILE).write_text(secret)
+        elif why:
+            notes.append(why)
         self._keep_reviews(student, reviewed)
         result = self._read_back(student, "graded", "; ".join(notes), elapsed)
         self._save_state(prepared, result)

@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 NOTEBOOK_LIMIT = 50_000_000    # bytes; a notebook is sanitized without its outputs, so this is generous
-SIDE_FILE_LIMIT = 1_000_000    # bytes, for timestamp.txt
+SIDE_FILE_LIMIT = 1_000_000    # bytes, for timestamp.txt and submission_secret.txt
 TIMESTAMP_FILE = "timestamp.txt"
+SECRET_FILE = "submission_secret.txt"
+_SECRET = re.compile(r"[0-9a-f]{16,256}")  # nbgrader: secrets.token_hex(64)
 
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC   # O_NONBLOCK: a FIFO never blocks
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -247,8 +249,8 @@ def parse_timestamp(text: str) -> str | None:
     return text
 
 
-def read_timestamp(folder: Path, root: Path) -> tuple[str | None, str]:
-    """The submission time in ``timestamp.txt``: (the text, or None; a note for the table when ignored).
+def _read_side_file(folder: Path, root: Path, name: str) -> tuple[bytes | None, str]:
+    """A small regular file of the submission: (its bytes, or None; a note when refused).
 
     No file, no note. A folder that cannot be opened gives no note either: its
     refusal is already reported with the notebooks.
@@ -258,18 +260,40 @@ def read_timestamp(folder: Path, root: Path) -> tuple[str | None, str]:
     except (Refused, FileNotFoundError):
         return None, ""
     try:
-        data = read_regular(TIMESTAMP_FILE, SIDE_FILE_LIMIT, dir_fd=fd)
+        return read_regular(name, SIDE_FILE_LIMIT, dir_fd=fd), ""
     except FileNotFoundError:
         return None, ""
     except Refused as exc:
-        return None, f"{exc}; submission time unknown"
+        return None, str(exc)
     finally:
         os.close(fd)
+
+
+def read_timestamp(folder: Path, root: Path) -> tuple[str | None, str]:
+    """The submission time in ``timestamp.txt``: (the text, or None; a note for the table when ignored)."""
+    data, why = _read_side_file(folder, root, TIMESTAMP_FILE)
+    if data is None:
+        return None, why and f"{why}; submission time unknown"
     text = data.decode("utf-8", "replace")
     timestamp = parse_timestamp(text)
     if timestamp is None:
         return None, f"{TIMESTAMP_FILE} does not hold a date ({text.strip()[:40]!r}): ignored"
     return timestamp, ""
+
+
+def read_submission_secret(folder: Path, root: Path) -> tuple[str | None, str]:
+    """nbgrader's ``submission_secret.txt`` (written by ``nbgrader submit``): (the text, or None; a note).
+
+    The exchange names a student's feedback by a hash of it, so it is kept
+    byte for byte; anything but the hex digits nbgrader writes is ignored.
+    """
+    data, why = _read_side_file(folder, root, SECRET_FILE)
+    if data is None:
+        return None, why and f"{why}; feedback cannot be released through the exchange"
+    text = data.decode("ascii", "replace")
+    if not _SECRET.fullmatch(text):
+        return None, f"{SECRET_FILE} is not one nbgrader wrote: ignored (feedback cannot be released through the exchange)"
+    return text, ""
 
 
 def safe_label(text: str) -> str:

@@ -70,16 +70,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Run as another Unix user: this machine's Python lives under root's home (mode 700), so the user gets a
+# private mount namespace in which that one folder is seen through an empty, traversable /root.
+_AS_USER = """set -e
+hidden=$1 prefix=$2 user=$3; shift 3
+stash=$(mktemp -d); mount --bind "$prefix" "$stash"
+mount -t tmpfs -o mode=755 tmpfs "$hidden"; mkdir -p "$prefix"; mount --bind "$stash" "$prefix"
+umount -l "$stash"; rmdir "$stash"
+exec setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
+"""
+
+
+def as_user(user: str) -> list[str]:
+    """The command prefix that runs a command as `user` (root only), with this machine's Python reachable."""
+    prefix = Path(sys.base_prefix)
+    closed = next((p for p in reversed(prefix.parents) if not os.stat(p).st_mode & 0o001), None)
+    if closed is None:
+        return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_USER, "sh",
+            str(closed), str(prefix), user]
+
+
+def user_env(home: Path, user: str) -> dict[str, str]:
+    """A login's environment for `user`: nothing of the test runner's (root's) own."""
+    return {"HOME": str(home), "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+
+
 @contextlib.contextmanager
-def jupyterlab(root: Path, runtime_dir: Path, *arguments: str):
-    """A JupyterLab server on `root` (loopback, a fresh token), as a user starts it; yields (url, token)."""
+def jupyterlab(root: Path, runtime_dir: Path, *arguments: str, user: str | None = None):
+    """A JupyterLab server on `root` (loopback, a fresh token), as a user starts it; yields (url, token).
+
+    ``user``: started as that Unix user (the test runs as root), with that user's environment.
+    """
     port, token = free_port(), secrets.token_hex(16)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         *arguments],
-        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir)})
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
+               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+               *arguments]
+    env = {**(user_env(root, user) if user else os.environ), "JUPYTER_RUNTIME_DIR": str(runtime_dir)}
+    server = subprocess.Popen(as_user(user) + command if user else command + ["--allow-root"],
+                              cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
