@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["setup"])
     p.add_argument("--root", type=Path, default=None,
                    help="the exchange folder (default: nbgrader's, /srv/nbgrader/exchange, or the course's own)")
+    p = commands.add_parser("due", parents=[common], help="an assignment's due date and late penalty")
+    p.add_argument("assignment")
+    p.add_argument("date", help="the due date, YYYY-MM-DD HH:MM (in --timezone)")
+    p.add_argument("--timezone", default="UTC", help="the due date's clock, e.g. Europe/Paris (default UTC)")
+    p.add_argument("--penalty", default="none",
+                   help="none (default), zero (late scores zero), or a share of the score per started day late, "
+                        "e.g. 10%%/day")
+    p.add_argument("--zero-after", type=float, default=None, metavar="DAYS",
+                   help="with a per-day penalty: later than this many days scores zero")
+    p.add_argument("--grace", type=float, default=0.0, metavar="MINUTES", help="lateness forgiven (default 0)")
     p = commands.add_parser("export", parents=[common], help="grades as CSV")
     p.add_argument("--to", type=Path, default=None, help="file to write (default: stdout)")
     p = commands.add_parser("demo", parents=[common],
@@ -107,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from .roster import RosterError
     from .lms import LmsError, LmsWarning, format_applied, format_plan
     from .similarity import SimilarityError
+    from .late import LateError
 
     try:
         if args.command == "release":
@@ -165,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"exchange ready: {done.root} (mode 1777); releases are published there, students fetch and "
                   "submit in JupyterLab's Assignment List, the formgrader's Collect button brings hand-ins in")
             print(f"students' setting: {done.student_config}")
+        elif args.command == "due":
+            when, rule = api.set_due(args.assignment, args.date, args.timezone, args.penalty, args.zero_after,
+                                     args.grace, args.workdir, args.db, args.course)
+            print(f"{args.assignment} due {when:%Y-%m-%d %H:%M} UTC ({rule.describe()}); "
+                  "the penalties of graded submissions are updated")
         elif args.command == "export":
             text = api.export(args.workdir, args.db, args.course)
             _write(text, args.to)
@@ -173,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise api.AutograderError("demo grades this repository's samples; --course is for the other commands")
             results = api.demo(args.workdir, args.workers, args.mistakes, args.assignments)
             return 1 if any(r.status == "failed" for r in results) else 0
-    except (api.AutograderError, LayoutError, RosterError, SimilarityError, LmsError, FileNotFoundError, RuntimeError) as exc:
+    except (api.AutograderError, LayoutError, RosterError, SimilarityError, LmsError, LateError, FileNotFoundError,
+            RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

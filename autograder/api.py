@@ -51,7 +51,13 @@ instead of this repository's (`autograder.layout.Workspace.for_course`).
     teaching message; hidden tests show their results, not their code).
 
 ``export(workdir=None, db_url=None) -> str``
-    CSV, one row per student and assignment: student, assignment, score, max_score.
+    CSV, one row per student and assignment: student, assignment, score (after any late penalty), max_score.
+
+``set_due(assignment_id, due, timezone="UTC", penalty="none", zero_after_days=None, grace_minutes=0)``
+    The due date and late-penalty rule of one assignment (`autograder.late`), applied at once.
+
+``setup_exchange(root=None)``, ``release_feedback(assignment_id)``
+    nbgrader's exchange for the students of one machine (`autograder.exchange`).
 
 ``demo(workdir=None, workers=None, mistakes=False) -> list[SubmissionResult]``
     The main job's demonstration: release everything, grade the sample
@@ -62,6 +68,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import glob
 import io
 import json
@@ -72,7 +79,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from .layout import Workspace, assignment_sources
-from . import exchange, roster
+from . import exchange, late, roster
 from .collect import mirror_submission
 from .pipeline import GradingOptions, SubmissionResult, grade_folder
 from .report import print_results
@@ -299,6 +306,23 @@ def release_feedback(assignment_id: str, workdir=None, db_url=None, course=None)
     return exchange.release_feedback(ws, assignment_id, students)
 
 
+def set_due(assignment_id: str, due: str, timezone: str = "UTC", penalty: str = "none",
+            zero_after_days: float | None = None, grace_minutes: float = 0.0, workdir=None, db_url=None,
+            course=None) -> tuple[datetime.datetime, late.LateRule]:
+    """An assignment's due date (in the gradebook, where the formgrader shows it) and late-penalty rule;
+    the penalties of submissions already graded are re-applied at once. Returns (due in UTC, rule)."""
+    ws = workspace(workdir, db_url, course)
+    when, rule = late.parse_due(due, timezone), late.parse_rule(penalty, zero_after_days, grace_minutes)
+    if not _in_gradebook(ws, assignment_id):
+        raise AutograderError(f"assignment {assignment_id!r} is not in the gradebook: run "
+                              f"`python -m autograder release {assignment_id}` first")
+    with Gradebook(ws.db_url, ws.course_id) as gb:
+        gb.update_or_create_assignment(assignment_id, duedate=when)
+    late.save_rule(ws.late_rules, assignment_id, rule)
+    late.apply(ws.nbgrader_config(), ws.db_url, ws.course_id, assignment_id)
+    return when, rule
+
+
 def export(workdir=None, db_url=None, course=None) -> str:
     """The grades as CSV; ids go through `csv_cell`: one line per row, never a spreadsheet formula."""
     from .submission_files import csv_cell
@@ -311,7 +335,7 @@ def export(workdir=None, db_url=None, course=None) -> str:
         for assignment in gb.assignments:
             for submission in sorted(assignment.submissions, key=lambda s: s.student.id):
                 writer.writerow([csv_cell(submission.student.id), csv_cell(assignment.name),
-                                 f"{submission.score:g}", f"{submission.max_score:g}"])
+                                 f"{late.final_score(submission):g}", f"{submission.max_score:g}"])
     return out.getvalue()
 
 

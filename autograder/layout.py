@@ -36,6 +36,7 @@ DEFAULT_WORKDIR = REPO / "work"
 COURSE_ID = "cnn-course"
 NBGRADER_EXCHANGE = "/srv/nbgrader/exchange"  # nbgrader's default Exchange.root: students need no setting
 EXCHANGE_RECORD = "exchange.json"            # in the workdir: the root `exchange setup` chose
+LATE_POLICY = "autograder.late.LatePolicy"     # nbgrader's late-penalty plugin, with a rule per assignment
 
 # Student HTML is shown, never run, in the formgrader and in feedback (see autograder/htmlsafety.py).
 HTML_SAFETY = {
@@ -157,6 +158,11 @@ class Workspace:
         return self.workdir / "state"
 
     @property
+    def late_rules(self) -> Path:
+        """Each assignment's late-penalty rule (`autograder.late`), written by `python -m autograder due`."""
+        return self.workdir / "late_policy.json"
+
+    @property
     def exchange_root(self) -> Path:
         """Where nbgrader's exchange lives: the root `python -m autograder exchange setup` chose, else
         the course's own setting (an existing course) or ``<workdir>/exchange`` (this repository's)."""
@@ -194,6 +200,8 @@ class Workspace:
         if self.is_ours:
             c.Exchange.root = str(self.exchange_root)
             c.GradeThroughOurPipeline.workdir = str(self.workdir)
+        c.AssignLatePenalties.plugin_class = LATE_POLICY
+        c.LatePolicy.rules_file = str(self.late_rules)
         use_our_grader(c)
         for dotted, value in overrides.items():
             section, key = dotted.split(".")
@@ -223,6 +231,8 @@ class Workspace:
             "c.OverwriteCells.add_missing_cells = True\n"
             f"c.Exchange.root = {str(self.exchange_root)!r}\n"
             f"c.GradeThroughOurPipeline.workdir = {str(self.workdir)!r}\n"
+            f"c.AssignLatePenalties.plugin_class = {LATE_POLICY!r}\n"
+            f"c.LatePolicy.rules_file = {str(self.late_rules)!r}\n"
             + "".join(f"c.{dotted} = {value!r}\n" for dotted, value in {**HTML_SAFETY, **NBGRADER_HOOKS}.items())
         )
         if not path.exists() or path.read_text() != text:

@@ -60,6 +60,7 @@ from nbgrader import api as nbgrader_api
 from nbgrader.api import Assignment, Gradebook, MissingEntry
 
 from .collect import mirror_submission
+from .late import final_score
 from .roster import Student
 from .submission_files import NOTEBOOK_LIMIT, TIMESTAMP_FILE, csv_cell, kind, safe_label
 
@@ -513,7 +514,7 @@ def canvas_csv(db_url: str, course_id: str, assignment_id: str, column: str) -> 
                 missing.append(s.id)
                 continue
             name = f"{s.last_name}, {s.first_name}" if s.last_name and s.first_name else s.id
-            rows.append([name, canvas_id, "", "", "", f"{submission.score:g}"])
+            rows.append([name, canvas_id, "", "", "", f"{final_score(submission):g}"])
         points = assignment.max_score
     _warn_left_out(missing, "Canvas", "Canvas ID",
                    "`roster import` Canvas's gradebook export, then export again, or enter their grades in Canvas")
@@ -540,7 +541,7 @@ def moodle_csv(db_url: str, course_id: str, assignment_id: str, column: str, ide
             if not key:
                 missing.append(s.id)
                 continue
-            rows.append([key, f"{submission.score:g}"])
+            rows.append([key, f"{final_score(submission):g}"])
     _warn_left_out(missing, "Moodle", header,
                    "add it to the roster (`roster import`), then export again, or enter their grades in Moodle")
     return _csv([[header, column], *rows])

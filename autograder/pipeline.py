@@ -53,6 +53,7 @@ from .execute import MAX_NOTEBOOK_BYTES, MAX_OUTPUT_BYTES, Job, NotebookJob, Wor
 from .layout import REPO, Workspace, tree_digest
 from .roles import answer_names, cell_roles
 from .sandbox import Capabilities, Limits, Policy, UidPool, kill_uid, probe
+from .late import final_score, late_note
 from .submission_files import (SECRET_FILE, Refused, list_notebooks, looks_like_submission,
                                read_submission_secret, read_timestamp)
 
@@ -83,6 +84,7 @@ class SubmissionResult:
     tests: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     previous_score: float | None = None  # the gradebook's score before this run (None: first grading)
+    late: str = ""               # lateness and its penalty (`autograder.late`); ``score`` is after the penalty
 
 
 @dataclasses.dataclass
@@ -255,7 +257,7 @@ class Grader:
     def _scores_in_gradebook(self) -> dict[str, float]:
         """Each student's score for this assignment before the run, for the report of what a re-grade changed."""
         with Gradebook(self.ws.db_url, self.ws.course_id) as gb:
-            return {s.student.id: float(s.score) for s in gb.find_assignment(self.aid).submissions}
+            return {s.student.id: final_score(s) for s in gb.find_assignment(self.aid).submissions}
 
     # -- step 1: sanitize (parent, reads the gradebook) --------------------------------------------
 
@@ -470,8 +472,8 @@ class Grader:
                 for grade in notebook.grades:
                     if grade.cell_type == "code":
                         tests[grade.name] = (float(grade.auto_score or 0.0), float(grade.max_score))
-            return SubmissionResult(student, self.aid, status, float(submission.score),
-                                    float(submission.max_score), reason, tests, seconds)
+            return SubmissionResult(student, self.aid, status, final_score(submission), float(submission.max_score),
+                                    reason, tests, seconds, late=late_note(submission))
 
     # -- resume after a crash ------------------------------------------------------------------------
 

@@ -29,11 +29,11 @@ def print_results(assignment_id: str, results, out: TextIO = sys.stdout) -> None
         score = "-" if r.score is None else f"{r.score:g} / {r.max_score:g}"
         rows.append([r.student, score, _tests_score(r), r.status, f"{r.seconds:.1f}s"])
     _table(["student", "score (all points)", "autograded tests", "status", "time"], rows, out)
-    noted = [r for r in results if r.reason]
+    noted = [r for r in results if r.reason or r.late]
     if noted:
         print("\nfailures and notes:", file=out)
         for r in noted:
-            print(f"  {safe_label(r.student)}: {safe_label(r.reason)}", file=out)
+            print(f"  {safe_label(r.student)}: {safe_label('; '.join(filter(None, [r.late, r.reason])))}", file=out)
     changed = score_changes(results)
     if changed:
         print(f"\nscores changed by this grading ({len(changed)}):", file=out)
