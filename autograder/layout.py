@@ -13,6 +13,8 @@ generated goes under the work folder (git-ignored)::
         feedback/<student>/<id>/     feedback HTML
     <workdir>/gradebook.db           default gradebook (SQLite)
     <workdir>/state/<id>/            one record per graded submission (resume after a crash)
+    <workdir>/exchange.json          the exchange's folder, once `exchange setup` chose it (`autograder.exchange`)
+    <workdir>/late_policy.json       each assignment's late-penalty rule (`autograder.late`)
 """
 from __future__ import annotations
 
