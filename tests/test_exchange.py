@@ -9,9 +9,11 @@ Feedback" puts it in their home, hidden tests' code left out.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -154,6 +156,8 @@ def test_release_fetch_submit_collect_grade_feedback_as_two_unix_users(machine, 
         collected = ws.folder("submitted", SAMPLE_ID, STUDENT)
         assert {"numpy_part.ipynb", "tf_part.ipynb", "timestamp.txt", "submission_secret.txt"} <= set(os.listdir(collected))
 
+        due = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)  # handed in ~1 h late
+        api.set_due(SAMPLE_ID, f"{due:%Y-%m-%d %H:%M}", penalty="10%/day", workdir=ws.workdir)
         result, = api.grade_submissions(SAMPLE_ID, None, ws.workdir, **OPTIONS)
         assert (result.student, result.status) == (STUDENT, "graded"), result.reason
         with Gradebook(ws.db_url, COURSE_ID) as gb:
@@ -161,9 +165,14 @@ def test_release_fetch_submit_collect_grade_feedback_as_two_unix_users(machine, 
                       for g in nb.grades if g.cell_type == "code"}
         assert all(score == top for (nb, _), (score, top) in grades.items() if nb == "numpy_part"), grades
         assert all(score == 0 for (nb, _), (score, _top) in grades.items() if nb == "tf_part"), grades  # the stub
+        earned = sum(score for score, _top in grades.values())
+        assert result.score == pytest.approx(0.9 * earned), result  # one started day late: 10% off
+        assert re.fullmatch(rf"late by (0 h 5\d|1 h \d) min: -{0.1 * earned:g} points", result.late), result.late
         assert api.feedback(SAMPLE_ID, ws.workdir)[STUDENT]
 
         browser.get(f"{url}/formgrader/manage_assignments")
+        shown = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#main-table .duedate"))).text
+        assert f"{due:%Y-%m-%d %H:%M}" in shown, shown
         formgrader_button(wait, "release-feedback")
 
     # The student again: "Fetch Feedback" in the Assignment List.
@@ -180,6 +189,7 @@ def test_release_fetch_submit_collect_grade_feedback_as_two_unix_users(machine, 
     html = html_file.read_text()
     assert PLACEHOLDER.lstrip("# ") in html and "slide([1,2,0,-1,3], [1,0,-2])" in html
     assert "default_rng" not in html, "the hidden test's code reached the student"
+    assert "Late submission penalty (Score: -" in html
 
 
 def test_feedback_release_names_hand_ins_that_did_not_come_through_the_exchange(tmp_path):
