@@ -192,16 +192,20 @@ def test_release_fetch_submit_collect_grade_feedback_as_two_unix_users(machine, 
     assert "Late submission penalty (Score: -" in html
 
 
-def test_feedback_release_names_hand_ins_that_did_not_come_through_the_exchange(tmp_path):
-    ws = Workspace.create(tmp_path / "work")
-    with pytest.raises(ExchangeError, match="exchange setup"):
-        api.release_feedback(SAMPLE_ID, ws.workdir)
+def test_feedback_release_names_hand_ins_that_did_not_come_through_the_exchange(tmp_path, capsys):
+    from autograder.__main__ import main
+
+    work = tmp_path / "work"
+    assert main(["feedback", SAMPLE_ID, "--release", "--workdir", str(work)]) == 2
+    assert "run `python -m autograder exchange setup` first" in capsys.readouterr().err
     shared = Path(tempfile.mkdtemp(prefix="cnn-exchange-"))
     shared.chmod(0o755)
-    api.setup_exchange(shared / "exchange", ws.workdir)
-    folder = ws.folder("feedback", SAMPLE_ID, "ada")
+    assert main(["exchange", "setup", "--root", str(shared / "exchange"), "--workdir", str(work)]) == 0
+    assert f"exchange ready: {shared / 'exchange'}" in capsys.readouterr().out
+    folder = Workspace.create(work).folder("feedback", SAMPLE_ID, "ada")
     folder.mkdir(parents=True)
-    (folder / "numpy_part.html").write_text("<html>feedback</html>")
-    done = api.release_feedback(SAMPLE_ID, ws.workdir)
-    assert (done.released, done.not_through_exchange) == ([], ["ada"])
+    (folder / "numpy_part.html").write_text("<html>feedback</html>")  # e.g. graded from an LMS download
+    assert main(["feedback", SAMPLE_ID, "--release", "--workdir", str(work)]) == 0
+    out = capsys.readouterr().out
+    assert "released to the exchange: nobody" in out and "not handed in through the exchange" in out and "ada" in out
     shutil.rmtree(shared)
