@@ -7,8 +7,19 @@ Every notebook (assignment or lecture demo) begins with::
 
 `start` picks the profile, seeds Python/NumPy/TensorFlow, configures the
 device (GPU memory growth when a GPU exists, CPU otherwise; the precision
-for long training runs) and prints one line per finding, so that a student, a grader and a
-lecturer all see what the notebook is running on.
+for long training runs; the devices training is spread over) and prints one
+line per finding, so that a student, a grader and a lecturer all see what the
+notebook is running on.
+
+Devices
+-------
+`strategy()` is the ``tf.distribute.Strategy`` that training runs under:
+``MirroredStrategy`` over every GPU when the profile uses GPUs and there are
+several, TensorFlow's default one-device strategy otherwise.
+``COURSE_DEVICES=cpu:N`` splits the CPU into N logical devices and mirrors
+over them, so that the multi-device path runs (and is tested) on any laptop.
+TensorFlow fixes its devices when it first runs an op, so the variable must be
+set before the process starts, and `start()` must come first.
 
 Profiles
 --------
@@ -34,6 +45,7 @@ import time
 PROFILE_ENV = "COURSE_PROFILE"
 PRECISION_ENV = "COURSE_PRECISION"
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+DEVICES_ENV = "COURSE_DEVICES"
 # The Jupyter kernel every notebook names (scripts/setup.sh registers it for the repository's .venv).
 KERNEL_SPEC = {"display_name": "CNN course (.venv)", "language": "python", "name": "cnn-course"}
 # What a notebook's first cell says under a kernel without this package; the cell holds the text itself
@@ -42,6 +54,8 @@ KERNEL_HINT = ("This kernel's Python does not have the course package: choose Ke
                "'CNN course (.venv)' (bash scripts/setup.sh in the course folder adds it), "
                "or install the package into this Python with: pip install -e COURSE_FOLDER")
 _training_policy = "float32"  # chosen by configure_device(); used by training_precision()
+_strategy = None  # chosen by configure_device(); returned by strategy()
+_strategy_devices: tuple[str, ...] = ()  # the devices _strategy mirrors over (none: the default strategy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +146,57 @@ def _compute_capability(gpu):
         return None
 
 
+def logical_cpus(requested: str | None) -> int:
+    """How many logical CPU devices ``COURSE_DEVICES`` asks for: ``cpu:N``, or 1 when unset or ``auto``."""
+    if requested in (None, "", "auto"):
+        return 1
+    kind, _, count = requested.partition(":")
+    if kind != "cpu" or not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{DEVICES_ENV}={requested!r} is not understood: use cpu:N to train on N logical CPU "
+                         f"devices (e.g. cpu:2), or auto (every GPU when there are several, one device otherwise)")
+    return int(count)
+
+
+def _split_cpu(count: int) -> None:
+    """Make the CPU appear as ``count`` logical devices; only possible before TensorFlow runs its first op."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or [cpu]) == count:
+        return  # already so (start() called again)
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        raise RuntimeError(f"{DEVICES_ENV}={os.environ.get(DEVICES_ENV)!r} must be set before TensorFlow starts: "
+                           f"restart the kernel (with the variable set) and call start() first") from None
+
+
+def _choose_strategy(devices: tuple[str, ...]) -> None:
+    """Train under MirroredStrategy over ``devices`` when there are several, the default strategy otherwise."""
+    global _strategy, _strategy_devices
+    import tensorflow as tf
+
+    if len(devices) < 2:
+        devices = ()
+    if _strategy is None or devices != _strategy_devices:
+        _strategy = tf.distribute.MirroredStrategy(list(devices)) if devices else tf.distribute.get_strategy()
+        _strategy_devices = devices
+
+
+def strategy():
+    """The ``tf.distribute.Strategy`` that `start()` chose for training (the default one before `start()`).
+
+        with strategy().scope():
+            model = models.build("lenet5", input_shape=(28, 28, 1), num_classes=10)
+        train.fit(model, train_ds, val_ds)  # each replica takes its share of every batch
+
+    Build the model inside its scope so that its variables are mirrored onto every device.
+    """
+    import tensorflow as tf
+
+    return _strategy or tf.distribute.get_strategy()
+
+
 def configure_device(profile: Profile) -> dict:
     """Set up the device the profile asks for; return what was found.
 
@@ -143,16 +208,21 @@ def configure_device(profile: Profile) -> dict:
     ``mixed_float16`` on cards with tensor cores, float32 elsewhere.
     ``COURSE_PRECISION`` overrides that choice: ``float32`` turns it off on a
     GPU, ``mixed_float16`` rehearses it on a CPU (slowly: CPUs emulate float16).
+    Training is mirrored over several GPUs when the profile uses them, or over
+    the N logical CPU devices that ``COURSE_DEVICES=cpu:N`` asks for (see `strategy`).
     """
     global _training_policy
     import tensorflow as tf
     import keras
 
     tf.get_logger().setLevel("ERROR")  # retracing warnings on stderr would cost a test cell its points
+    cpus = logical_cpus(os.environ.get(DEVICES_ENV))
+    _split_cpu(cpus)  # first: it must come before anything makes TensorFlow set up its devices
     gpus = tf.config.list_physical_devices("GPU")
     info = {"gpus": [g.name for g in gpus], "device": "CPU"}
+    in_use = gpus if profile.use_gpu else []
     capabilities = []
-    if gpus and profile.use_gpu:
+    if in_use:
         for gpu in gpus:
             try:
                 tf.config.experimental.set_memory_growth(gpu, True)
@@ -167,6 +237,9 @@ def configure_device(profile: Profile) -> dict:
         except RuntimeError:
             pass
     _training_policy = info["training_policy"] = choose_precision(os.environ.get(PRECISION_ENV), capabilities)
+    _choose_strategy(tuple(f"/cpu:{i}" for i in range(cpus)) if cpus > 1
+                     else tuple(f"/gpu:{i}" for i in range(len(in_use))))
+    info["mirrored"] = _strategy_devices
     keras.mixed_precision.set_global_policy("float32")
     if profile.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -223,6 +296,9 @@ def start(profile: str | None = None, seed: int = 0, verbose: bool = True) -> Pr
               + (f"; long training runs in mixed precision ({info['training_policy']})"
                  if info["training_policy"] != "float32" else "")
               + (f"; GPUs seen: {', '.join(info['gpus'])}" if info["gpus"] else "; no GPU found"))
+        if info["mirrored"]:
+            print(f"training: mirrored over {len(info['mirrored'])} devices ({', '.join(info['mirrored'])}): "
+                  f"each takes its share of every batch (course.runtime.strategy())")
         print(f"versions: Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}")
         print(f"seed    : {seed}")
     return chosen

@@ -5,6 +5,12 @@ trains on ``tf.data`` pipelines for the profile's epochs, and stops early when
 the profile's wall-clock budget is spent (so a grading run or a lecture cell
 never overruns). The returned ``History`` also records the seconds taken and
 whether the budget cut training short.
+
+A model built inside ``course.runtime.strategy().scope()`` trains on every
+device of that strategy: `compile_classifier` creates the optimizer, loss and
+metrics under the model's own strategy (outside it TensorFlow refuses with
+"Mixing different tf.distribute.Strategy objects"), and on more than one
+replica `fit` synchronises batch normalization (`synchronize_batchnorm`).
 """
 from __future__ import annotations
 
@@ -47,23 +53,30 @@ def compile_classifier(model: keras.Model, learning_rate: float = 1e-3, *, from_
         decay_steps: if given, the rate falls to zero along a cosine over that many steps, so a
             short run ends on a settled model instead of wherever its last noisy steps left it.
 
-    Compiling is also what makes new ``trainable`` flags take effect.
+    Compiling is also what makes new ``trainable`` flags take effect. The optimizer's
+    variables are created under the strategy the model was built in (``model.distribute_strategy``).
     """
-    if decay_steps is not None:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                  metrics=["accuracy"])
+    with model.distribute_strategy.scope():
+        if decay_steps is not None:
+            learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                      metrics=["accuracy"])
     return model
 
 
 def fit(model: keras.Model, train_ds, val_ds=None, profile: Profile | str | None = None,
         epochs: int | None = None, learning_rate: float = 1e-3, time_budget_s: float | None = None,
-        callbacks: list | tuple = (), verbose: int | str = "auto") -> keras.callbacks.History:
+        callbacks: list | tuple = (), verbose: int | str = "auto",
+        sync_batchnorm: bool = True) -> keras.callbacks.History:
     """Train ``model`` on the pipelines within the profile's epochs and time budget.
 
     The model is compiled with `compile_classifier` unless it was compiled
     already (so transfer-learning code can pass its own optimizer and loss).
+    A model built inside a multi-device strategy's scope trains on all its devices,
+    each replica on its share of every batch, with batch norm synchronised
+    (`synchronize_batchnorm`; ``sync_batchnorm=False`` leaves each replica's
+    statistics its own, as Keras does, for comparison).
     """
     profile = profile if isinstance(profile, Profile) else current_profile(profile)
     epochs = profile.epochs if epochs is None else epochs
@@ -71,6 +84,8 @@ def fit(model: keras.Model, train_ds, val_ds=None, profile: Profile | str | None
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if not getattr(model, "compiled", False) or model.optimizer is None:
         compile_classifier(model, learning_rate)
+    if sync_batchnorm and model.distribute_strategy.num_replicas_in_sync > 1:
+        synchronize_batchnorm(model)
     budget = TimeBudget(profile.time_budget_s if time_budget_s is None else time_budget_s)
     started = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, shuffle=False,
@@ -100,6 +115,22 @@ def set_batchnorm_momentum(model: keras.Model, momentum: float = 0.9) -> keras.M
         raise ValueError(f"model {model.name!r} has no BatchNormalization layer: there is nothing to set")
     for layer in norms:
         layer.momentum = momentum
+    return model
+
+
+def synchronize_batchnorm(model: keras.Model) -> keras.Model:
+    """Normalize with the mean and variance of the whole batch, over every replica (all-reduced).
+
+    Data-parallel training gives each replica a share of the batch. Unsynchronised,
+    each BatchNormalization layer normalizes with the statistics of its own share:
+    a different (noisier) model from the one-device run, worse as shares shrink
+    (a few images per GPU). Synchronised, two devices compute what one device
+    computes, for one small all-reduce of per-channel sums per layer and step.
+    Only training steps change; inference uses the running averages either way.
+    Call it before the first training step (a traced train step keeps its old setting).
+    """
+    for layer in batchnorm_layers(model):
+        layer.synchronized = True
     return model
 
 

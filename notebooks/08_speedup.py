@@ -21,6 +21,7 @@
 # 2. convert it to TensorFlow Lite in FP32 and in INT8 (post-training quantization with a representative dataset),
 # 3. measure top-1 accuracy and latency side by side and fill in the slide's table with our numbers,
 # 4. try mixed precision (16-bit arithmetic, 32-bit master weights) on this CPU.
+# 5. train on two devices at once (data parallelism) and check that it computes the same model.
 
 # %%
 try:
@@ -48,7 +49,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from course import arith, data, pretrained, train
+from course import arith, data, distributed, pretrained, train
 from course.quiet import native_logs_held_back
 from course.runtime import dtype_policy, training_precision
 from course.widgets import LiveFigure
@@ -419,3 +420,77 @@ plt.show()
 # 16-bit arithmetic pays only where the hardware computes in 16 bits natively
 # (tensor cores, AMX) and the kernels use it; otherwise the conversions cost
 # more than they save. Always measure on the machine you deploy to.
+
+# %% [markdown]
+# ## 8.6 Data parallelism: two devices, one model
+#
+# Another way to go faster is more hardware. In **data parallelism** every
+# device holds a copy of the model and takes a share of each batch; the devices
+# add up their gradients (an *all-reduce*) and all take the same step. Done
+# right, N devices compute what one device computes on the whole batch, only
+# sooner. "Done right" includes batch normalization: each device sees only its
+# share, so unless the layers *synchronise* their mean and variance over all
+# devices (`course.train.synchronize_batchnorm`, which `train.fit` applies on
+# several devices), the two-device model is a different, noisier one.
+#
+# `start()` trains on every GPU when there are several (`course.runtime.strategy()`);
+# `COURSE_DEVICES=cpu:2` splits a CPU into two logical devices, so we can try the
+# idea on a laptop. Build the model inside the strategy's scope and train as usual:
+#
+# ```python
+# with runtime.strategy().scope():
+#     model = models.build("lenet5", input_shape=(28, 28, 1), num_classes=10)
+# train.fit(model, train_ds, val_ds)   # each device takes half of every batch
+# ```
+#
+# Below: a tiny CNN (conv, batch norm, dense) trained from one seed on the same
+# batches, on one device and on two (a fresh Python with its CPU split in two),
+# with batch norm synchronised and not. In the demo and grading profiles the
+# numbers come from `notebooks/data/data_parallel.json` (written by
+# `python notebooks/data/data_parallel.py`); the full profile measures them now.
+
+# %%
+if profile.name == "full":
+    parallel = distributed.summarise(distributed.compare_devices(images=8192, epochs=3))
+    print("measured now, on this machine")
+else:
+    record = data.lecture_record("data_parallel")
+    parallel = record["runs"]
+    print(f"measured by `{record['command']}` ({record['recipe']}) on {record['machine']}, "
+          f"{record['wall_seconds']:.0f} s")
+parallel = pd.DataFrame(parallel).T
+parallel.style.format({"steps per second": "{:.1f}", "speed-up": "{:.2f}x", "final training loss": "{:.6f}",
+                       "loss vs one device (relative)": "{:.1e}",
+                       "weights vs one device (largest difference)": "{:.1e}"})
+
+# %%
+fig, (ax_speed, ax_apart) = plt.subplots(1, 2, figsize=(11, 3.0))
+colours = ["tab:blue", "tab:green", "tab:red"]
+bars = ax_speed.barh(parallel.index, parallel["steps per second"], color=colours)
+ax_speed.bar_label(bars, labels=[f"{v:.1f}/s" for v in parallel["steps per second"]], fontsize=8)
+ax_speed.set_xlabel("training steps per second (same global batch)")
+ax_speed.invert_yaxis()
+two = parallel.iloc[1:]
+ax_apart.barh(two.index, two["loss vs one device (relative)"], color=colours[1:])
+ax_apart.axvline(np.finfo(np.float32).eps, color="black", lw=0.8, ls="--")
+ax_apart.annotate(" float32 round-off", (np.finfo(np.float32).eps, 0.5), fontsize=8)
+ax_apart.set_xscale("log")
+ax_apart.set_xlabel("training loss, relative difference from one device (log)")
+ax_apart.invert_yaxis()
+for ax in (ax_speed, ax_apart):
+    ax.grid(axis="x", alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# With batch norm synchronised the two-device run agrees with the one-device run
+# to float32 round-off (the sums are the same, added in another order); without
+# it, each device normalises with the statistics of half a batch and the loss
+# drifts a thousand times further. The same holds across machines:
+# `course.distributed.run_local_workers` trains the model in two processes that
+# talk over the network (`MultiWorkerMirroredStrategy`, here on 127.0.0.1).
+#
+# **Question for the class:** the two logical devices compute the same model,
+# yet they are *slower* than one. Why is there no speed-up on this CPU, and what
+# changes with two GPUs, or two machines? What does each step now cost besides
+# the arithmetic, and how does that cost compare with the arithmetic as the
+# batch (or the model) grows?
