@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -42,6 +43,18 @@ def _parser() -> argparse.ArgumentParser:
                         "everyone by itself); manual grades and comments are kept")
     p.add_argument("--student", action="append", default=None, metavar="ID",
                    help="grade only this student's submission (repeat for several)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="execute on the Dask cluster whose scheduler is at tls://HOST:PORT (or tcp://127.0.0.1:PORT); "
+                        "this machine still prepares, scores and writes the gradebook")
+    p.add_argument("--tls-dir", type=Path, default=None, metavar="DIR",
+                   help="the cluster's certificates: ca.pem, cert.pem, key.pem (needed off 127.0.0.1)")
+    p.add_argument("--gpu", action="store_true", help="the kernels need a GPU: only the cluster's GPU workers grade")
+    p = commands.add_parser("worker", help="a grading worker of a Dask cluster (wraps `dask worker`; see README)")
+    p.add_argument("address", help="the scheduler: tls://HOST:PORT, or tcp://127.0.0.1:PORT on this machine")
+    p.add_argument("--slots", type=int, default=None, help="submissions graded side by side (default: cores)")
+    p.add_argument("--gpus", type=int, default=0, help="GPUs offered to GPU assignments (default 0)")
+    p.add_argument("--tls-dir", type=Path, default=None, metavar="DIR",
+                   help="this machine's certificates: ca.pem, cert.pem, key.pem (needed off 127.0.0.1)")
     p = commands.add_parser("roster", parents=[common], help="the class list: import a CSV into the gradebook")
     p.add_argument("action", choices=["import"])
     p.add_argument("file", type=Path, help="CSV with id, first_name, last_name, email (or Canvas's / Moodle's export)")
@@ -131,12 +144,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if reports and all(r.ok for r in reports) else 1
         elif args.command == "grade":
             options = {k: v for k, v in (("cell_timeout", args.cell_timeout),
-                                         ("submission_timeout", args.submission_timeout)) if v is not None}
+                                         ("submission_timeout", args.submission_timeout),
+                                         ("cluster", args.cluster), ("tls_dir", args.tls_dir)) if v is not None}
+            if args.gpu and not args.cluster:
+                raise api.AutograderError("--gpu sends jobs to a cluster's GPU workers: give --cluster ADDRESS too")
             results = api.grade_submissions(args.assignment, args.submissions, args.workdir, args.db,
                                             args.workers, args.student, course=args.course, regrade=args.regrade,
-                                            **options)
+                                            gpu=args.gpu, **options)
             print_results(args.assignment, results)
             return 1 if any(r.status == "failed" for r in results) else 0
+        elif args.command == "worker":
+            from .cluster import run_worker
+
+            run_worker(args.address, args.slots or os.cpu_count() or 1, args.gpus, args.tls_dir)
         elif args.command == "roster":
             report = api.import_roster(args.file, args.workdir, args.db, course=args.course)
             print(f"roster ({report.format} format): {len(report.added)} added, {len(report.updated)} updated, "

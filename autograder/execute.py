@@ -77,6 +77,7 @@ class Job:
     judge_uid: int | None = None  # the judge runs as its own uid, never the student's
     max_notebook_bytes: int = MAX_NOTEBOOK_BYTES
     hidden_key: str | None = None  # the student's hidden-test key, for the judge only (`pipeline.hidden_key`)
+    gpus: str = ""  # CUDA_VISIBLE_DEVICES of the student's kernel: none, unless a cluster's GPU worker grades it
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(dataclasses.asdict(self)))
@@ -337,7 +338,8 @@ def execute_notebook(job: Job, notebook: NotebookJob, worker_root: str) -> str |
     """Run one notebook in a fresh sandboxed kernel and a fresh judge; return a problem description or None."""
     nb = nbformat.read(notebook.source, as_version=4)
     # The same path for every kernel of this worker, one at a time: the kernel template noted it.
-    env = grading_env(os.path.join(worker_root, KERNEL_SCRATCH, "work"), sys.prefix)
+    env = {**grading_env(os.path.join(worker_root, KERNEL_SCRATCH, "work"), sys.prefix),
+           "CUDA_VISIBLE_DEVICES": job.gpus}
     template = kernel_template(job, env, worker_root)
     with scratch(worker_root, job.policy.limits.scratch_mb, KERNEL_SCRATCH) as folder:  # all the kernel may write
         spec = SandboxSpec(scratch=folder, data_from=job.data_from, env=env, uid=job.uid, policy=job.policy)

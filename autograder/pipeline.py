@@ -26,6 +26,7 @@ finished work after a crash (``kill -9``) and re-grade only what changed.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -69,6 +70,9 @@ class GradingOptions:
     max_notebook_bytes: int = MAX_NOTEBOOK_BYTES
     regrade: bool = False               # re-score submissions already graded and unchanged (tests were fixed)
     progress: bool = True
+    cluster: str | None = None          # a Dask scheduler's address: execute there (`autograder.cluster`)
+    tls_dir: Path | None = None         # the cluster's certificates: ca.pem, cert.pem, key.pem
+    gpu: bool = False                   # the kernels need a GPU: only the cluster's GPU workers grade them
 
 
 @dataclasses.dataclass
@@ -98,6 +102,10 @@ class _Prepared:
     notes: list[str]
     roles: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # notebook -> role of each cell
     answers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # notebook -> names the student defines
+
+
+class GradingLost(RuntimeError):
+    """A submission could not be executed at all (every try on a cluster was lost); the message says why."""
 
 
 STDERR_MARK = "[stderr] "
@@ -204,21 +212,14 @@ class Grader:
     # -- the run -----------------------------------------------------------------------------------
 
     def grade(self, submissions: list[tuple[str, Path]]) -> list[SubmissionResult]:
-        workers = max(1, self.options.workers or os.cpu_count() or 1)
         capabilities = probe()
         if capabilities.warning:
             print(f"[autograder] WARNING: {capabilities.warning}", file=sys.stderr)
         results: dict[str, SubmissionResult] = {}
         previous = self._scores_in_gradebook()
         _ensure_dir(self.jobs_root).chmod(0o700)
-        progress = _progress(len(submissions), f"grading {self.aid}", self.options.progress)
-        with UidPool(2 * workers if capabilities.separate_uid else 0) as pool, \
-                concurrent.futures.ThreadPoolExecutor(workers) as executor:
-            handles = [Worker(self.jobs_root / f"worker-{i}.log") for i in range(workers)]
-            slots: queue.Queue = queue.Queue()
-            uids = pool.uids or [None] * (2 * workers)
-            for i, worker in enumerate(handles):  # a slot: a uid for the student's kernel, one for the judge
-                slots.put(((uids[2 * i], uids[2 * i + 1]), worker))
+        with self._executor(capabilities) as execute:
+            progress = _progress(len(submissions), f"grading {self.aid}", self.options.progress)
             futures = {}
             for student, folder in submissions:  # sanitize here while the workers already execute
                 started = time.monotonic()
@@ -226,7 +227,7 @@ class Grader:
                     results[student] = self._already_graded(student, folder)
                     if results[student] is None:
                         prepared = self._prepare(student, folder)
-                        futures[executor.submit(self._execute, prepared, slots, capabilities)] = prepared
+                        futures[execute(prepared)] = prepared
                 except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
                     results[student] = SubmissionResult(student, self.aid, "failed", None, None,
                                                         f"could not prepare: {type(exc).__name__}: {exc}",
@@ -239,6 +240,9 @@ class Grader:
                 try:
                     statuses, elapsed = future.result()
                     results[prepared.student] = self._record(prepared, statuses, elapsed)
+                except GradingLost as exc:  # not recorded: the next run grades it again
+                    results[prepared.student] = SubmissionResult(prepared.student, self.aid, "failed", None, None,
+                                                                 str(exc), seconds=time.monotonic() - started)
                 except Exception as exc:  # noqa: BLE001
                     traceback.print_exc()  # a bug of ours, not the student's: show where
                     results[prepared.student] = SubmissionResult(
@@ -247,12 +251,32 @@ class Grader:
                 finally:
                     shutil.rmtree(prepared.job_dir, ignore_errors=True)
                 progress.update(1)
-            for worker in handles:
-                worker.stop()
         progress.close()
         for student, result in results.items():
             result.previous_score = previous.get(student)
         return [results[student] for student, _ in submissions]
+
+    def _executor(self, capabilities: Capabilities):
+        """A context giving ``execute(prepared) -> Future of (statuses, seconds)``: here, or on a cluster."""
+        if self.options.cluster:
+            from .cluster import ClusterExecutor
+
+            return ClusterExecutor(self, capabilities)
+        return self._local_executor(capabilities)
+
+    @contextlib.contextmanager
+    def _local_executor(self, capabilities: Capabilities):
+        workers = max(1, self.options.workers or os.cpu_count() or 1)
+        with UidPool(2 * workers if capabilities.separate_uid else 0) as pool, \
+                concurrent.futures.ThreadPoolExecutor(workers) as executor:
+            handles = [Worker(self.jobs_root / f"worker-{i}.log") for i in range(workers)]
+            slots: queue.Queue = queue.Queue()
+            uids = pool.uids or [None] * (2 * workers)
+            for i, worker in enumerate(handles):  # a slot: a uid for the student's kernel, one for the judge
+                slots.put(((uids[2 * i], uids[2 * i + 1]), worker))
+            yield lambda prepared: executor.submit(self._execute, prepared, slots, capabilities)
+            for worker in handles:
+                worker.stop()
 
     def _scores_in_gradebook(self) -> dict[str, float]:
         """Each student's score for this assignment before the run, for the report of what a re-grade changed."""
@@ -334,37 +358,17 @@ class Grader:
         if not prepared.notebooks:
             return {}, 0.0
         (uid, judge_uid), worker = slots.get()
-        outcome = "not started"
         try:
-            job = Job(
-                notebooks=[NotebookJob(name, str(path), str(prepared.job_dir / "out" / name),
-                                       prepared.roles[name], prepared.answers[name])
-                           for name, path in prepared.notebooks.items()],
-                data_from=str(self.source_dir), uid=uid, judge_uid=judge_uid,
-                policy=Policy(tuple(self._hidden_paths(prepared.folder)), tuple(_runtime_paths()),
-                              self.options.limits, caps.namespaces),
-                cell_timeout=self.options.cell_timeout,
-                startup_timeout=self.options.startup_timeout, max_output_bytes=self.options.max_output_bytes,
-                max_notebook_bytes=self.options.max_notebook_bytes,
-                status_file=str(prepared.job_dir / "status.json"),
-                hidden_key=hidden_key(self.ws.course_secret(), self.aid, prepared.student))
-            (prepared.job_dir / "out").mkdir()
-            job.dump(prepared.job_dir / "job.json")
-            outcome = worker.run(prepared.job_dir / "job.json", self.options.submission_timeout)
-            status_file = prepared.job_dir / "status.json"
-            if outcome == "done" and status_file.exists():
-                statuses = json.loads(status_file.read_text())["notebooks"]
-            else:
-                why = (f"grading took longer than {self.options.submission_timeout} s and was stopped"
-                       if outcome == "timeout" else f"the grading worker failed: {worker.log_tail()}")
-                statuses = {name: {"problem": why, "lost": True} for name in prepared.notebooks}
-            return statuses, time.monotonic() - started
+            job = build_job(self.options, prepared.job_dir,
+                            [NotebookJob(name, str(path), str(prepared.job_dir / "out" / name),
+                                         prepared.roles[name], prepared.answers[name])
+                             for name, path in prepared.notebooks.items()],
+                            str(self.source_dir), (uid, judge_uid),
+                            Policy(tuple(self._hidden_paths(prepared.folder)), tuple(_runtime_paths()),
+                                   self.options.limits, caps.namespaces),
+                            hidden_key(self.ws.course_secret(), self.aid, prepared.student))
+            return run_job(job, prepared.job_dir, worker, self.options.submission_timeout), time.monotonic() - started
         finally:
-            # The student's uid never outlives a submission. The judge's uid runs the worker's judge
-            # template, which only ever runs the grader's code: it goes only with a worker that was stopped.
-            for used in (uid, judge_uid if outcome != "done" else None):
-                if used is not None:
-                    kill_uid(used)
             slots.put(((uid, judge_uid), worker))
 
     def _hidden_paths(self, submission: Path) -> list[str]:
@@ -500,6 +504,36 @@ class Grader:
             return self._read_back(student, "unchanged", record.get("reason", ""), 0.0)
         except MissingEntry:
             return None
+
+
+def build_job(options: GradingOptions, job_dir: Path, notebooks: list[NotebookJob], data_from: str,
+              uids: tuple[int | None, int | None], policy: Policy, key: str, gpus: str = "") -> Job:
+    """The `execute.Job` of one submission in ``job_dir``, on the slot with ``uids`` (the kernel's, the judge's)."""
+    return Job(notebooks=notebooks, data_from=data_from, uid=uids[0], judge_uid=uids[1], policy=policy,
+               cell_timeout=options.cell_timeout, startup_timeout=options.startup_timeout,
+               max_output_bytes=options.max_output_bytes, max_notebook_bytes=options.max_notebook_bytes,
+               status_file=str(job_dir / "status.json"), hidden_key=key, gpus=gpus)
+
+
+def run_job(job: Job, job_dir: Path, worker: Worker, timeout: float) -> dict:
+    """Run ``job`` on a slot's `Worker` within ``timeout`` seconds: each notebook's status (lost ones say why)."""
+    outcome = "not started"
+    try:
+        (job_dir / "out").mkdir()
+        job.dump(job_dir / "job.json")
+        outcome = worker.run(job_dir / "job.json", timeout)
+        status_file = Path(job.status_file)
+        if outcome == "done" and status_file.exists():
+            return json.loads(status_file.read_text())["notebooks"]
+        why = (f"grading took longer than {timeout} s and was stopped"
+               if outcome == "timeout" else f"the grading worker failed: {worker.log_tail()}")
+        return {notebook.name: {"problem": why, "lost": True} for notebook in job.notebooks}
+    finally:
+        # The student's uid never outlives a submission. The judge's uid runs the worker's judge
+        # template, which only ever runs the grader's code: it goes only with a worker that was stopped.
+        for used in (job.uid, job.judge_uid if outcome != "done" else None):
+            if used is not None:
+                kill_uid(used)
 
 
 def _ensure_dir(path: Path) -> Path:

@@ -131,6 +131,7 @@ class Policy:
     expose_read_only: tuple[str, ...] = ()  # paths under hidden ones that stay visible, read-only
     limits: Limits = Limits()
     namespaces: bool = True                 # run through bubblewrap (`probe().namespaces`)
+    devices: tuple[str, ...] = ()           # device nodes bound into the private /dev (a cluster's GPU jobs)
 
     def exposing(self, *paths: str) -> "Policy":
         """The same policy with ``paths`` visible (read-only) as well."""
@@ -138,7 +139,8 @@ class Policy:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Policy":
-        return cls(tuple(raw["hide"]), tuple(raw["expose_read_only"]), Limits(**raw["limits"]), raw["namespaces"])
+        return cls(tuple(raw["hide"]), tuple(raw["expose_read_only"]), Limits(**raw["limits"]), raw["namespaces"],
+                   tuple(raw.get("devices", ())))
 
 
 @dataclasses.dataclass
@@ -458,6 +460,8 @@ def _bwrap_command(spec: SandboxSpec, command: list[str]) -> list[str]:
     args = [shutil.which("bwrap") or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    for device in spec.policy.devices:
+        args += ["--dev-bind", device, device]
     for path, mode in PRIVATE_TMPFS.items():
         args += ["--perms", mode, "--size", str(spec.limits.tmp_mb * MB), "--tmpfs", path]
     # The scratch's parent too: sibling sandboxes' scratch folders are none of this one's business.
