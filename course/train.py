@@ -174,10 +174,10 @@ def train_curves(names: Sequence[str], train_images: int = 4000, validation_imag
     What lecture 04 compares (plain against residual networks of the same depth),
     live in the full profile and precomputed by ``notebooks/data/depth_curves.py``.
     Batch norm's momentum is 0.9 (`set_batchnorm_momentum`), so that validation
-    numbers mean something after a short run.
+    numbers mean something after a short run. On several GPUs each model trains on all of them.
     """
     from course import data, models
-    from course.runtime import training_precision
+    from course.runtime import strategy, training_precision
 
     (x, y), _ = data.fashion_mnist()
     x, y = data.stratified_subset(x, y, train_images + validation_images, seed)
@@ -186,7 +186,7 @@ def train_curves(names: Sequence[str], train_images: int = 4000, validation_imag
     curves = {}
     for name in names:
         keras.utils.set_random_seed(seed)
-        with training_precision():  # mixed precision on a GPU with tensor cores, float32 here
+        with training_precision(), strategy().scope():  # mixed precision on tensor cores; every GPU there is
             model = set_batchnorm_momentum(models.build(name, input_shape=(28, 28, 1), num_classes=10))
         history = fit(model, train_ds, val_ds, epochs=epochs, learning_rate=learning_rate,
                             time_budget_s=float("inf"), verbose=verbose)

@@ -51,7 +51,7 @@ import tensorflow as tf
 
 from course import arith, data, distributed, pretrained, train
 from course.quiet import native_logs_held_back
-from course.runtime import dtype_policy, training_precision
+from course.runtime import dtype_policy, strategy, training_precision
 from course.widgets import LiveFigure
 
 tf.get_logger().setLevel("ERROR")  # the converter logs every temporary file it writes
@@ -80,10 +80,10 @@ print(f"test images: {len(x_test)}, shape {x_test.shape[1:]}, values in [{x_test
 
 
 def train_course_model():
-    with training_precision():  # mixed precision on a GPU with tensor cores
+    with training_precision(), strategy().scope():  # mixed precision on tensor cores; every GPU there is (8.6)
         model = pretrained.fashion_cnn_architecture()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # the model outputs logits
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # the model outputs logits
     history = train.fit(model, train_ds, val_ds, profile=profile, verbose=0)
     print(f"trained {len(history.history['loss'])} epoch(s) in {history.seconds:.1f} s")
     train.plot_history(history, title="the course's CNN on Fashion-MNIST")
@@ -464,14 +464,15 @@ parallel.style.format({"steps per second": "{:.1f}", "speed-up": "{:.2f}x", "fin
                        "weights vs one device (largest difference)": "{:.1e}"})
 
 # %%
-fig, (ax_speed, ax_apart) = plt.subplots(1, 2, figsize=(11, 3.0))
+fig, (ax_speed, ax_apart) = plt.subplots(1, 2, figsize=(11, 3.0), layout="constrained")
 colours = ["tab:blue", "tab:green", "tab:red"]
 bars = ax_speed.barh(parallel.index, parallel["steps per second"], color=colours)
 ax_speed.bar_label(bars, labels=[f"{v:.1f}/s" for v in parallel["steps per second"]], fontsize=8)
+ax_speed.margins(x=0.15)
 ax_speed.set_xlabel("training steps per second (same global batch)")
 ax_speed.invert_yaxis()
-two = parallel.iloc[1:]
-ax_apart.barh(two.index, two["loss vs one device (relative)"], color=colours[1:])
+ax_apart.barh(["two, synchronised", "two, not synchronised"], parallel["loss vs one device (relative)"].iloc[1:],
+              color=colours[1:])
 ax_apart.axvline(np.finfo(np.float32).eps, color="black", lw=0.8, ls="--")
 ax_apart.annotate(" float32 round-off", (np.finfo(np.float32).eps, 0.5), fontsize=8)
 ax_apart.set_xscale("log")
@@ -485,7 +486,7 @@ plt.show()
 # With batch norm synchronised the two-device run agrees with the one-device run
 # to float32 round-off (the sums are the same, added in another order); without
 # it, each device normalises with the statistics of half a batch and the loss
-# drifts a thousand times further. The same holds across machines:
+# drifts orders of magnitude further. The same holds across machines:
 # `course.distributed.run_local_workers` trains the model in two processes that
 # talk over the network (`MultiWorkerMirroredStrategy`, here on 127.0.0.1).
 #
