@@ -149,9 +149,9 @@ class _Submission:
 
 
 class ClusterExecutor:
-    """``with ClusterExecutor(grader, caps) as execute: execute(prepared)``, a Future of (statuses, seconds)."""
+    """``with ClusterExecutor(grader) as execute: execute(prepared)``, a Future of (statuses, seconds)."""
 
-    def __init__(self, grader, capabilities):
+    def __init__(self, grader):
         self.grader, self.options = grader, grader.options
         self.security = security(self.options.cluster, self.options.tls_dir)
         self.run_id = secrets.token_hex(8)
