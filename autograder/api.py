@@ -45,6 +45,7 @@ instead of this repository's (`autograder.layout.Workspace.for_course`).
     Prove an assignment sound, under exactly the grading above, in a
     throw-away course folder and gradebook: the source solution scores full
     marks on every test cell and the released stub scores zero on every one.
+    All assignments (no ``assignment_id``) are graded two at a time.
 
 ``feedback(assignment_id, workdir=None, db_url=None, show_hidden_tests=False) -> dict[str, list[Path]]``
     nbgrader's feedback HTML per graded student (failed tests show their
@@ -66,6 +67,7 @@ instead of this repository's (`autograder.layout.Workspace.for_course`).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import dataclasses
 import datetime
@@ -207,27 +209,39 @@ class CheckReport:
 
 
 CHECK_STUDENTS = 3  # each draws other hidden inputs (course.grading.hidden_seed): soundness for more than one
+CHECKS_SIDE_BY_SIDE = 2  # a stub's grading ends early, so one assignment alone leaves cores idle
 
 
 def check(assignment_id: str | None = None, workdir=None, workers: int | None = None,
           students: int = CHECK_STUDENTS, course=None, **options) -> list[CheckReport]:
     course_ws = workspace(workdir, None, course)
-    reports = []
-    for aid in ([assignment_id] if assignment_id else course_ws.assignment_ids()):
-        folder = course_ws.workdir / "check" / aid
-        shutil.rmtree(folder, ignore_errors=True)
-        ws = _throwaway(course_ws, aid, folder)  # its own gradebook and secret: a check never touches the course's
-        _release_one(ws, aid, force=True)
-        submissions = folder / "submissions"
-        for i in range(1, students + 1):
-            _copy_notebooks(ws.folder("source", aid), submissions / f"solution-{i}" / aid)
-            _copy_notebooks(ws.folder("release", aid), submissions / f"stub-{i}" / aid)
-        options.setdefault("progress", False)
+    options.setdefault("progress", False)
+    aids = [assignment_id] if assignment_id else course_ws.assignment_ids()
+    # Releases one after another (nbgrader's converters change the working directory), gradings side by side.
+    prepared = [_prepare_check(course_ws, aid, students) for aid in aids]
+
+    def grade(item: tuple[str, Workspace, Path]) -> CheckReport:
+        aid, ws, submissions = item
         graded = grade_folder(ws, aid, submissions, GradingOptions(workers=workers, regrade=True, **options))
         solutions = [r for r in graded if r.student.startswith("solution-")]
         stubs = [r for r in graded if r.student.startswith("stub-")]
-        reports.append(CheckReport(aid, *_judge(solutions, stubs), solutions, stubs))
-    return reports
+        return CheckReport(aid, *_judge(solutions, stubs), solutions, stubs)
+
+    with concurrent.futures.ThreadPoolExecutor(min(CHECKS_SIDE_BY_SIDE, len(prepared)) or 1) as pool:
+        return list(pool.map(grade, prepared))
+
+
+def _prepare_check(course_ws: Workspace, aid: str, students: int) -> tuple[str, Workspace, Path]:
+    """A throw-away course releasing ``aid``, and its ``students`` solution and stub hand-ins."""
+    folder = course_ws.workdir / "check" / aid
+    shutil.rmtree(folder, ignore_errors=True)
+    ws = _throwaway(course_ws, aid, folder)  # its own gradebook and secret: a check never touches the course's
+    _release_one(ws, aid, force=True)
+    submissions = folder / "submissions"
+    for i in range(1, students + 1):
+        _copy_notebooks(ws.folder("source", aid), submissions / f"solution-{i}" / aid)
+        _copy_notebooks(ws.folder("release", aid), submissions / f"stub-{i}" / aid)
+    return aid, ws, submissions
 
 
 def _throwaway(course_ws: Workspace, assignment_id: str, folder: Path) -> Workspace:
