@@ -22,7 +22,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course import data, distributed, runtime, train
+from course import distributed, runtime, train
+
+from conftest import lecture_record
 
 LOSS_RTOL = 1e-5
 ADAM_WEIGHTS_ATOL = 1e-3
@@ -126,13 +128,7 @@ def _initial_conv_kernel():
 
 
 def test_the_lecture_record_was_written_by_its_recipe_and_shows_the_claims():
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location("data_parallel", data.LECTURE_DATA / "data_parallel.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    record = json.loads((data.LECTURE_DATA / "data_parallel.json").read_text(encoding="utf-8"))
+    script, record = lecture_record("data_parallel")
     assert record["recipe"] == script.RECIPE, "data_parallel.json is stale: run python notebooks/data/data_parallel.py"
     runs = record["runs"]
     assert [run["replicas"] for run in runs.values()] == [1, 2, 2]

@@ -19,6 +19,8 @@ import pytest
 
 from tools import nbrun
 
+from conftest import lecture_record
+
 NOTEBOOK_DIR = nbrun.DEFAULT_FOLDER
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 DEMO_CELL_LIMIT_S = 1.2 * nbrun.DEMO_CELL_LIMIT_S  # "about ten seconds": a 20% margin for timer noise
@@ -97,19 +99,9 @@ def test_demo_profile_keeps_every_cell_quick(notebook, executed):
 
 # --------------------------------------------------------------------------- precomputed data the demos draw
 
-def _precomputed(name: str):
-    """A notebooks/data script (imported, not run) and the JSON record it wrote."""
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location(name, NOTEBOOK_DIR / "data" / f"{name}.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script, json.loads((NOTEBOOK_DIR / "data" / f"{name}.json").read_text(encoding="utf-8"))
-
 
 def test_depth_curves_were_written_by_their_recipe_and_show_the_lecture_claims():
-    script, record = _precomputed("depth_curves")
+    script, record = lecture_record("depth_curves")
     assert record["recipe"] == script.RECIPE, "depth_curves.json is stale: run python notebooks/data/depth_curves.py"
     final = {name: {k: v[-1] for k, v in curve.items() if isinstance(v, list)}
              for name, curve in record["curves"].items()}
@@ -124,7 +116,7 @@ def test_depth_curves_were_written_by_their_recipe_and_show_the_lecture_claims()
 
 
 def test_distillation_search_contains_the_chosen_setting_with_a_gain_beyond_the_spread():
-    script, record = _precomputed("distillation_search")
+    script, record = lecture_record("distillation_search")
     rows = {(r["student"], r["train_images"], r["epochs"], r["temperature"], r["alpha"]): r for r in record["rows"]}
     assert set(rows) == {(f"mlp{h}", n, e, t, a) for h, n, e, t, a in script.CONFIGS}
     from course.distill import LECTURE_SETTING as chosen
