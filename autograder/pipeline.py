@@ -261,7 +261,7 @@ class Grader:
         if self.options.cluster:
             from .cluster import ClusterExecutor
 
-            return ClusterExecutor(self)  # the workers' sandboxes must match this machine's
+            return ClusterExecutor(self)
         return self._local_executor(capabilities)
 
     @contextlib.contextmanager

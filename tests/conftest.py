@@ -134,10 +134,10 @@ def jupyterlab(root: Path, runtime_dir: Path, *arguments: str, user: str | None 
 def lecture_record(name: str):
     """A notebooks/data recipe script (imported, not run) and the JSON record it wrote: (script, record)."""
     import importlib.util
-    import json
 
-    from course.data import LECTURE_DATA as folder
-    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    from course import data
+
+    spec = importlib.util.spec_from_file_location(name, data.LECTURE_DATA / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    return script, json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    return script, data.lecture_record(name)
